@@ -1,0 +1,3 @@
+using ResumableUpload.Sample;
+
+SampleApp.Create(args).Run();

@@ -1,0 +1,35 @@
+namespace ResumableUpload.Sample;
+
+/// <summary>
+/// Builds the sample web application. Kept apart from <c>Program.cs</c> so tests can start the very same
+/// app on a loopback port with their own configuration.
+/// </summary>
+public static class SampleApp
+{
+    /// <summary>Creates the sample application from command-line style arguments.</summary>
+    /// <param name="args">
+    /// Ordinary ASP.NET Core configuration arguments, for example
+    /// <c>--urls http://127.0.0.1:5080</c> or <c>--ResumableUploads:FileSystem:RootPath=/data/uploads</c>.
+    /// </param>
+    public static WebApplication Create(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+
+        // Options bind from the "ResumableUploads" configuration section (appsettings.json, environment
+        // variables, command line); the filesystem stores are the default.
+        builder.Services.AddResumableUploads(options => options.EnableDownload = true)
+                        .AddFileSystemStores();
+
+        var app = builder.Build();
+
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.UseResumableUploads();   // GET/HEAD /status, POST /upload, GET /download
+
+        return app;
+    }
+}

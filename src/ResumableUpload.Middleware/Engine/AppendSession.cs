@@ -1,0 +1,194 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.ExceptionServices;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using ResumableUpload.Middleware.Diagnostics;
+using ResumableUpload.Middleware.Storage;
+
+namespace ResumableUpload.Middleware.Engine;
+
+/// <summary>
+/// One request's right to write one upload: holds the lock from <see cref="UploadEngine.BeginAppendAsync"/> until
+/// disposed. Streams a body into the data store in the buffers the <see cref="PipeReader"/> already owns (no copy,
+/// no whole-body buffering), flushing before each published offset.
+/// </summary>
+internal sealed class AppendSession : IAsyncDisposable
+{
+    private readonly UploadEngine _engine;
+    private readonly IAsyncDisposable _lock;
+    private readonly HttpContext? _httpContext;
+
+    internal AppendSession(UploadEngine engine, IAsyncDisposable heldLock, UploadRecord record, HttpContext? httpContext)
+    {
+        _engine = engine;
+        _lock = heldLock;
+        Record = record;
+        _httpContext = httpContext;
+    }
+
+    /// <summary>The upload as last published (updated by <see cref="AppendAsync"/>).</summary>
+    public UploadRecord Record { get; private set; }
+
+    /// <summary>The most bytes this request may still add: up to the declared length, else up to the maximum size.</summary>
+    public long RemainingCapacity => Record.IsCompleted ? 0 : (Record.Length ?? _engine.Options.MaxUploadSize) - Record.Offset;
+
+    /// <summary>
+    /// Writes <paramref name="body"/> at the upload's offset. Whatever happens (the client goes away, the body is
+    /// too long, a store fails), the bytes that reached the store are flushed and their offset published before
+    /// the exception propagates.
+    /// </summary>
+    /// <param name="body">The request body.</param>
+    /// <param name="completeWhenBodyEnds">Whether a body that ends normally completes an upload of unknown length.</param>
+    /// <param name="cancellationToken">The request's abort token.</param>
+    public async ValueTask<UploadRecord> AppendAsync(PipeReader body, bool completeWhenBodyEnds, CancellationToken cancellationToken)
+    {
+        var record = Record;
+        if (record.IsCompleted)
+        {
+            await RefuseBytesForCompletedUploadAsync(body, cancellationToken).ConfigureAwait(false);
+            return record;
+        }
+
+        var options = _engine.Options;
+        var diagnostics = _engine.Diagnostics;
+        var toDisk = options.Durability == UploadDurability.FSync;
+        var limit = record.Length ?? options.MaxUploadSize;
+        var publishInterval = options.ProgressPublishInterval;
+
+        IUploadDataWriter writer;
+        try
+        {
+            writer = await _engine.DataStore.OpenWriterAsync(record.Key, record.Offset, record.Length, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (UploadEngine.IsStoreFailure(ex, cancellationToken))
+        {
+            throw _engine.StoreFailure(record.Key, ex);
+        }
+
+        diagnostics.ActiveWrites.Add(1);
+        await using var writerScope = writer.ConfigureAwait(false);
+        var bodyEnded = false;
+        ExceptionDispatchInfo? failure = null;
+        try
+        {
+            while (true)
+            {
+                var result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var room = limit - writer.Position;
+                var accepted = buffer.Length <= room ? buffer : buffer.Slice(0, room);
+                try
+                {
+                    foreach (var segment in accepted)
+                    {
+                        // Not cancellable: a write that started is finished, so its bytes can still be counted.
+                        await WriteAsync(writer, segment).ConfigureAwait(false);
+                        diagnostics.BytesReceived.Add(segment.Length);
+                    }
+                }
+                finally
+                {
+                    body.AdvanceTo(buffer.End);
+                }
+
+                if (buffer.Length > room)
+                {
+                    throw new UploadException(UploadError.TooLarge, record.Length is null
+                        ? $"The upload would exceed the maximum upload size of {options.MaxUploadSize} bytes; the first {limit} bytes are kept."
+                        : $"The body goes past the declared length of {limit} bytes; the bytes up to it are kept.")
+                    {
+                        CurrentOffset = writer.Position,
+                    };
+                }
+
+                if (writer.Position - record.Offset >= publishInterval)
+                {
+                    await FlushAsync(writer, toDisk).ConfigureAwait(false);
+                    record = await _engine.PublishAsync(record, writer.Position, completed: writer.Position == record.Length, _httpContext, CancellationToken.None).ConfigureAwait(false);
+                    Record = record;
+                }
+
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    bodyEnded = result.IsCompleted;
+                    break;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            failure = ExceptionDispatchInfo.Capture(ex);
+        }
+        finally
+        {
+            diagnostics.ActiveWrites.Add(-1);
+        }
+
+        var completed = record.Length is long length
+            ? writer.Position == length
+            : bodyEnded && failure is null && completeWhenBodyEnds;
+
+        if (writer.Position != record.Offset || completed != record.IsCompleted)
+        {
+            try
+            {
+                await FlushAsync(writer, toDisk).ConfigureAwait(false);
+                record = await _engine.PublishAsync(record, writer.Position, completed, _httpContext, CancellationToken.None).ConfigureAwait(false);
+                Record = record;
+            }
+            catch (Exception ex) when (failure is not null)
+            {
+                Log.PublishAfterFailureFailed(_engine.Logger, record.Key, ex);
+            }
+        }
+
+        failure?.Throw();
+        return record;
+    }
+
+    private async ValueTask WriteAsync(IUploadDataWriter writer, ReadOnlyMemory<byte> segment)
+    {
+        try
+        {
+            await writer.WriteAsync(segment, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (UploadEngine.IsStoreFailure(ex, CancellationToken.None))
+        {
+            throw _engine.StoreFailure(Record.Key, ex);
+        }
+    }
+
+    private async ValueTask FlushAsync(IUploadDataWriter writer, bool toDisk)
+    {
+        try
+        {
+            await writer.FlushAsync(toDisk, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (UploadEngine.IsStoreFailure(ex, CancellationToken.None))
+        {
+            throw _engine.StoreFailure(Record.Key, ex);
+        }
+    }
+
+    private async ValueTask RefuseBytesForCompletedUploadAsync(PipeReader body, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var any = !result.Buffer.IsEmpty;
+            body.AdvanceTo(result.Buffer.End);
+            if (any)
+            {
+                throw new UploadException(UploadError.AlreadyCompleted, "This upload already has all of its bytes.") { CurrentOffset = Record.Offset };
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                return;
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync() => _lock.DisposeAsync();
+}

@@ -1,0 +1,379 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.ExceptionServices;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ResumableUpload.Middleware.Diagnostics;
+using ResumableUpload.Middleware.Storage;
+
+namespace ResumableUpload.Middleware.Engine;
+
+/// <summary>
+/// The rules every protocol shares: the offset check, one writer per upload, limits, the durability order
+/// (bytes flushed before the offset that counts them is published), events and expiry. Knows nothing of
+/// HTTP headers; the protocol fronts translate.
+/// </summary>
+internal sealed class UploadEngine
+{
+    private readonly IUploadStateStore _state;
+    private readonly IUploadDataStore _data;
+    private readonly IUploadLockProvider _locks;
+    private readonly ResumableUploadEvents[] _handlers;
+    private readonly IOptionsMonitor<ResumableUploadOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public UploadEngine(
+        IUploadStateStore state,
+        IUploadDataStore data,
+        IUploadLockProvider locks,
+        IEnumerable<ResumableUploadEvents> handlers,
+        IOptionsMonitor<ResumableUploadOptions> options,
+        TimeProvider time,
+        ResumableUploadDiagnostics diagnostics,
+        ILogger<UploadEngine> logger)
+    {
+        _state = state;
+        _data = data;
+        _locks = locks;
+        _handlers = handlers.ToArray();
+        _options = options;
+        _time = time;
+        Diagnostics = diagnostics;
+        _logger = logger;
+    }
+
+    internal ResumableUploadDiagnostics Diagnostics { get; }
+
+    internal ResumableUploadOptions Options => _options.CurrentValue;
+
+    internal IUploadDataStore DataStore => _data;
+
+    internal ILogger Logger => _logger;
+
+    /// <summary>
+    /// Returns the upload's last published state, or <see langword="null"/> when it is unknown, expired or not
+    /// this partition's. Never takes the lock, so it answers at once while an append runs.
+    /// </summary>
+    public async ValueTask<UploadRecord?> FindAsync(string partition, string fileId, CancellationToken cancellationToken)
+    {
+        var key = UploadKeys.Create(partition, fileId);
+        UploadRecord? record;
+        try
+        {
+            record = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(key, ex);
+        }
+
+        return IsVisible(record, partition, fileId) ? record : null;
+    }
+
+    /// <summary>Takes the upload's lock and checks the start offset; the returned session writes the body.</summary>
+    public async ValueTask<AppendSession> BeginAppendAsync(AppendRequest request, CancellationToken cancellationToken)
+    {
+        var options = _options.CurrentValue;
+        if (request.Length is long declared && declared > options.MaxUploadSize)
+        {
+            throw new UploadException(UploadError.TooLarge, $"The declared length {declared} exceeds the maximum upload size {options.MaxUploadSize}.");
+        }
+
+        var key = UploadKeys.Create(request.Partition, request.FileId);
+        var held = await _locks.TryAcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
+        if (held is null)
+        {
+            Diagnostics.Conflicts.Add(1);
+            throw new UploadException(UploadError.Locked, "Another request is writing this upload. Retry when it has ended.");
+        }
+
+        try
+        {
+            UploadRecord? existing;
+            try
+            {
+                existing = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+            {
+                throw StoreFailure(key, ex);
+            }
+
+            if (!IsVisible(existing, request.Partition, request.FileId))
+            {
+                existing = null;
+            }
+
+            UploadRecord record;
+            if (request.StartOffset == 0 && !(existing is { Offset: 0, IsCompleted: false } && (request.Length is null || existing.Length is null || existing.Length == request.Length)))
+            {
+                record = await CreateAsync(key, request, isRestart: existing is not null, cancellationToken).ConfigureAwait(false);
+            }
+            else if (existing is null || existing.Offset != request.StartOffset)
+            {
+                Diagnostics.Conflicts.Add(1);
+                var current = existing?.Offset ?? 0;
+                throw new UploadException(UploadError.OffsetMismatch, $"The start byte {request.StartOffset} does not match the {current} bytes stored for this upload.")
+                {
+                    CurrentOffset = current,
+                };
+            }
+            else
+            {
+                record = existing;
+                if (request.Length is long length && existing.Length != length)
+                {
+                    if (existing.Length is not null || existing.IsCompleted)
+                    {
+                        Diagnostics.Conflicts.Add(1);
+                        throw new UploadException(UploadError.LengthMismatch, $"The declared length {length} differs from the length {existing.Length ?? existing.Offset} stored for this upload.")
+                        {
+                            CurrentOffset = existing.Offset,
+                        };
+                    }
+
+                    record = existing with { Length = length };
+                }
+
+                if (record.Offset > 0 && !record.IsCompleted)
+                {
+                    Diagnostics.UploadsResumed.Add(1);
+                    Log.UploadResumed(_logger, key, record.Offset);
+                }
+            }
+
+            return new AppendSession(this, held, record, request.HttpContext);
+        }
+        catch
+        {
+            await held.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async ValueTask<UploadRecord> CreateAsync(string key, AppendRequest request, bool isRestart, CancellationToken cancellationToken)
+    {
+        if (_handlers.Length > 0)
+        {
+            var context = new UploadCreatingContext(request.HttpContext, request.Partition, request.FileId, request.Length, request.Metadata, isRestart, cancellationToken);
+            foreach (var handler in _handlers)
+            {
+                await handler.OnCreatingAsync(context).ConfigureAwait(false);
+                if (context.IsRejected)
+                {
+                    throw new UploadException(UploadError.Rejected, context.RejectionDetail ?? "The upload was refused.") { StatusCode = context.RejectionStatusCode };
+                }
+            }
+        }
+
+        var now = _time.GetUtcNow();
+        var record = new UploadRecord
+        {
+            Key = key,
+            Partition = request.Partition,
+            FileId = request.FileId,
+            Offset = 0,
+            Length = request.Length,
+            IsCompleted = false,
+            CreatedAt = now,
+            UpdatedAt = now,
+            ExpiresAt = now + _options.CurrentValue.IncompleteUploadExpiration,
+            Metadata = request.Metadata,
+        };
+
+        // Publish offset 0 before the data is truncated, so no reader is ever told about bytes that are gone.
+        await SaveAsync(record, cancellationToken).ConfigureAwait(false);
+        Diagnostics.UploadsStarted.Add(1);
+        if (isRestart)
+        {
+            Log.UploadRestarted(_logger, key);
+        }
+        else
+        {
+            Log.UploadCreated(_logger, key, request.Length);
+        }
+
+        return record;
+    }
+
+    internal async ValueTask<UploadRecord> PublishAsync(UploadRecord record, long offset, bool completed, HttpContext? httpContext, CancellationToken cancellationToken)
+    {
+        var options = _options.CurrentValue;
+        var now = _time.GetUtcNow();
+        var updated = record with
+        {
+            Offset = offset,
+            Length = completed ? offset : record.Length,
+            IsCompleted = completed,
+            UpdatedAt = now,
+            ExpiresAt = now + (completed ? options.CompletedUploadRetention : options.IncompleteUploadExpiration),
+        };
+
+        if (completed && !record.IsCompleted)
+        {
+            try
+            {
+                await _data.CompleteAsync(record.Key, offset, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+            {
+                throw StoreFailure(record.Key, ex);
+            }
+        }
+
+        await SaveAsync(updated, cancellationToken).ConfigureAwait(false);
+
+        if (completed && !record.IsCompleted)
+        {
+            Diagnostics.UploadsCompleted.Add(1);
+            Log.UploadCompleted(_logger, record.Key, offset);
+            foreach (var handler in _handlers)
+            {
+                await RunHandlerAsync(nameof(ResumableUploadEvents.OnCompletedAsync), record.Key, () => handler.OnCompletedAsync(new UploadCompletedContext(httpContext, updated, _data, cancellationToken))).ConfigureAwait(false);
+            }
+        }
+        else if (_handlers.Length > 0 && offset != record.Offset)
+        {
+            foreach (var handler in _handlers)
+            {
+                await RunHandlerAsync(nameof(ResumableUploadEvents.OnProgressAsync), record.Key, () => handler.OnProgressAsync(new UploadProgressContext(httpContext, updated, cancellationToken))).ConfigureAwait(false);
+            }
+        }
+
+        return updated;
+    }
+
+    /// <summary>Runs the authorizing handlers; throws when one rejects.</summary>
+    public async ValueTask AuthorizeAsync(HttpContext httpContext, UploadOperation operation, string partition, string fileId)
+    {
+        if (_handlers.Length == 0)
+        {
+            return;
+        }
+
+        var context = new UploadAuthorizingContext(httpContext, operation, partition, fileId);
+        foreach (var handler in _handlers)
+        {
+            await handler.OnAuthorizingAsync(context).ConfigureAwait(false);
+            if (context.IsRejected)
+            {
+                throw new UploadException(UploadError.Rejected, context.RejectionDetail ?? "The request was refused.") { StatusCode = context.RejectionStatusCode };
+            }
+        }
+    }
+
+    /// <summary>Removes every expired upload whose lock is free. Returns how many were removed.</summary>
+    public async ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken)
+    {
+        var removed = 0;
+        var now = _time.GetUtcNow();
+        var expired = new List<UploadRecord>();
+        await foreach (var record in _state.GetExpiredAsync(now, cancellationToken).ConfigureAwait(false))
+        {
+            expired.Add(record);
+        }
+
+        foreach (var candidate in expired)
+        {
+            var held = await _locks.TryAcquireAsync(candidate.Key, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            if (held is null)
+            {
+                continue; // being written right now, so not expired after all
+            }
+
+            await using (held.ConfigureAwait(false))
+            {
+                var current = await _state.GetAsync(candidate.Key, cancellationToken).ConfigureAwait(false);
+                if (current is null || current.ExpiresAt > _time.GetUtcNow())
+                {
+                    continue;
+                }
+
+                await DeleteCoreAsync(current, UploadDeletionReason.Expired, httpContext: null, cancellationToken).ConfigureAwait(false);
+                Diagnostics.UploadsExpired.Add(1);
+                Log.UploadExpired(_logger, current.Key);
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    private async ValueTask DeleteCoreAsync(UploadRecord record, UploadDeletionReason reason, HttpContext? httpContext, CancellationToken cancellationToken)
+    {
+        // State first: once the record is gone nobody is told about bytes that are about to go.
+        await _state.DeleteAsync(record.Key, cancellationToken).ConfigureAwait(false);
+        await _data.DeleteAsync(record.Key, cancellationToken).ConfigureAwait(false);
+        foreach (var handler in _handlers)
+        {
+            await RunHandlerAsync(nameof(ResumableUploadEvents.OnDeletedAsync), record.Key, () => handler.OnDeletedAsync(new UploadDeletedContext(httpContext, record, reason, cancellationToken))).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask SaveAsync(UploadRecord record, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _state.SaveAsync(record, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(record.Key, ex);
+        }
+    }
+
+    private async ValueTask RunHandlerAsync(string eventName, string key, Func<ValueTask> invoke)
+    {
+        try
+        {
+            await invoke().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.EventHandlerFailed(_logger, eventName, key, ex);
+        }
+    }
+
+    private bool IsVisible(UploadRecord? record, string partition, string fileId)
+        => record is not null
+           && record.ExpiresAt > _time.GetUtcNow()
+           && string.Equals(record.Partition, partition, StringComparison.Ordinal)
+           && string.Equals(record.FileId, fileId, StringComparison.Ordinal);
+
+    internal static bool IsStoreFailure(Exception ex, CancellationToken cancellationToken)
+        => ex is not UploadException && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested);
+
+    internal UploadException StoreFailure(string? key, Exception ex)
+    {
+        Log.StoreFailed(_logger, key, ex);
+        if (IsDiskFull(ex))
+        {
+            return new UploadException(UploadError.InsufficientStorage, "The upload store is out of space. The bytes received so far are kept; retry later.", ex);
+        }
+
+        return new UploadException(UploadError.StorageUnavailable, "The upload store is unavailable. Retry later.", ex);
+    }
+
+    private static bool IsDiskFull(Exception ex)
+    {
+        for (var current = ex; current is not null; current = current.InnerException)
+        {
+            // ENOSPC (28), EDQUOT (122) on Unix; ERROR_DISK_FULL (112) / ERROR_HANDLE_DISK_FULL (39) on Windows.
+            var code = current.HResult & 0xFFFF;
+            if (current is IOException && code is 28 or 122 or 112 or 39)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>What a protocol front asks of <see cref="UploadEngine.BeginAppendAsync"/>.</summary>
+internal sealed record AppendRequest(string Partition, string FileId, long StartOffset, long? Length, HttpContext? HttpContext)
+{
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = UploadRecord.EmptyMetadata;
+}

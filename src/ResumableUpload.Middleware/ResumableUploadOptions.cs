@@ -1,0 +1,83 @@
+namespace ResumableUpload.Middleware;
+
+/// <summary>
+/// Options of the resumable-upload engine and its protocol fronts, bound from the <c>ResumableUploads</c>
+/// configuration section and validated at start-up. Every option has a safe default.
+/// </summary>
+public sealed class ResumableUploadOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string SectionName = "ResumableUploads";
+
+    /// <summary>The largest upload accepted, in bytes. Default: 1 GiB (1073741824). Must be positive.</summary>
+    public long MaxUploadSize { get; set; } = 1L << 30;
+
+    /// <summary>The longest upload id accepted, in UTF-8 bytes. Default: 1024. Must be between 1 and 8192.</summary>
+    public int MaxFileIdLength { get; set; } = 1024;
+
+    /// <summary>
+    /// How long a request waits for another request that is writing the same upload before it is answered
+    /// <c>423 Locked</c>. Default: 2 seconds. Must be between 0 and 5 minutes.
+    /// </summary>
+    public TimeSpan LockWaitTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long an unfinished upload is kept after its last bytes arrived. Default: 24 hours. Must be positive.
+    /// </summary>
+    public TimeSpan IncompleteUploadExpiration { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// How long a finished upload keeps answering its size (so a retrying client does not send it again) and
+    /// stays downloadable. Default: 24 hours. Must be positive.
+    /// </summary>
+    public TimeSpan CompletedUploadRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How often the background service removes expired uploads. Default: 5 minutes. Must be at least 1 second.</summary>
+    public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How bytes are made durable before the offset that counts them is published. Default:
+    /// <see cref="UploadDurability.Flush"/> (survives a process kill; an operating-system crash may lose the
+    /// last bytes, and the offset is then rebuilt lower, never higher).
+    /// </summary>
+    public UploadDurability Durability { get; set; } = UploadDurability.Flush;
+
+    /// <summary>
+    /// While a body streams in, the offset is published (made visible to status queries and to a restarted
+    /// host) each time this many more bytes are durable. Default: 1 MiB (1048576). Must be at least 4096.
+    /// </summary>
+    public int ProgressPublishInterval { get; set; } = 1 << 20;
+
+    /// <summary>
+    /// The minimum request-body data rate in bytes per second, so a slow or silent client cannot hold an
+    /// upload's lock forever (applied per request where the server supports it, as Kestrel does).
+    /// Default: 240. 0 turns the check off.
+    /// </summary>
+    public double MinimumBodyDataRate { get; set; } = 240;
+
+    /// <summary>The grace period before <see cref="MinimumBodyDataRate"/> is enforced. Default: 10 seconds.</summary>
+    public TimeSpan MinimumBodyDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Whether finished uploads can be downloaded (<c>GET {prefix}/download</c>, with <c>Range</c> support), under
+    /// the same partition rules. Default: <see langword="false"/>.
+    /// </summary>
+    public bool EnableDownload { get; set; }
+
+    /// <summary>
+    /// The partition of requests without an authenticated user. Default: <c>anonymous</c>. All anonymous clients
+    /// share it, so hosts that serve anonymous users should scope ids some other way (for example a custom
+    /// <see cref="IUploadPartitionResolver"/> that reads a session).
+    /// </summary>
+    public string AnonymousPartition { get; set; } = "anonymous";
+}
+
+/// <summary>How bytes are made durable before their offset is published.</summary>
+public enum UploadDurability
+{
+    /// <summary>Bytes are handed to the operating system before the offset is published: they survive a process kill.</summary>
+    Flush = 0,
+
+    /// <summary>Bytes are flushed to the disk (fsync) before the offset is published: they survive a power loss. Slower.</summary>
+    FSync = 1,
+}

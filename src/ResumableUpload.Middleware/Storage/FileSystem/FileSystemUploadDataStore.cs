@@ -1,0 +1,116 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace ResumableUpload.Middleware.Storage.FileSystem;
+
+/// <summary>
+/// Keeps each upload's bytes in one file under <c>{root}/data</c>, written with positional writes on a file handle
+/// (no <see cref="FileStream"/> buffering, so a completed write is already in the operating system's hands).
+/// </summary>
+internal sealed class FileSystemUploadDataStore : IUploadDataStore
+{
+    private readonly FileSystemPaths _paths;
+
+    public FileSystemUploadDataStore(FileSystemPaths paths) => _paths = paths;
+
+    public ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var path = _paths.DataPath(key);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, FileOptions.None);
+        try
+        {
+            var length = RandomAccess.GetLength(handle);
+            if (length < offset)
+            {
+                throw new InvalidDataException($"The data file holds {length} bytes, fewer than the published offset {offset}.");
+            }
+
+            if (length > offset)
+            {
+                // Bytes written by a writer that died before publishing them: the client will send them again.
+                RandomAccess.SetLength(handle, offset);
+            }
+
+            return ValueTask.FromResult<IUploadDataWriter>(new Writer(handle, offset));
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    public ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        var path = _paths.DataPath(key);
+        try
+        {
+            Stream stream = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.Open,
+                Access = FileAccess.Read,
+                Share = FileShare.ReadWrite | FileShare.Delete,
+                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                BufferSize = 0,
+            });
+            return ValueTask.FromResult<Stream?>(stream);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return ValueTask.FromResult<Stream?>(null);
+        }
+    }
+
+    public ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        var path = _paths.DataPath(key);
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class Writer : IUploadDataWriter
+    {
+        private readonly SafeFileHandle _handle;
+
+        public Writer(SafeFileHandle handle, long position)
+        {
+            _handle = handle;
+            Position = position;
+        }
+
+        public long Position { get; private set; }
+
+        public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            await RandomAccess.WriteAsync(_handle, data, Position, cancellationToken).ConfigureAwait(false);
+            Position += data.Length;
+        }
+
+        public ValueTask FlushAsync(bool toDisk, CancellationToken cancellationToken)
+        {
+            // Positional writes bypass user-space buffers, so the bytes are already with the operating system.
+            if (toDisk)
+            {
+                RandomAccess.FlushToDisk(_handle);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _handle.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,45 @@
+namespace ResumableUpload.Middleware.Storage;
+
+/// <summary>
+/// Stores upload <em>bytes</em>. The engine writes through an <see cref="IUploadDataWriter"/> opened at the
+/// published offset, flushes, and only then publishes the new offset to the <see cref="IUploadStateStore"/>.
+/// Keys are 64-character lowercase hexadecimal strings derived by the engine, never client input.
+/// </summary>
+public interface IUploadDataStore
+{
+    /// <summary>
+    /// Opens a writer positioned at <paramref name="offset"/>. Bytes the store holds beyond
+    /// <paramref name="offset"/> (left by a writer that died before publishing them) are discarded.
+    /// Creates the upload's data when it does not exist yet (then <paramref name="offset"/> is 0).
+    /// </summary>
+    /// <param name="key">The upload key.</param>
+    /// <param name="offset">The published offset to continue from.</param>
+    /// <param name="expectedLength">The total length when known, so a store can preallocate; otherwise <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken);
+
+    /// <summary>Opens the stored bytes for reading (seekable where the store can), or <see langword="null"/> when there are none.</summary>
+    ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Called once when an upload has all its bytes, so a store can assemble or seal them.</summary>
+    ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken);
+
+    /// <summary>Removes the bytes. Removing bytes that do not exist is not an error.</summary>
+    ValueTask DeleteAsync(string key, CancellationToken cancellationToken);
+}
+
+/// <summary>An append-only writer for one upload, used by one request at a time.</summary>
+public interface IUploadDataWriter : IAsyncDisposable
+{
+    /// <summary>The position the next byte is written at (the offset it was opened at plus the bytes written since).</summary>
+    long Position { get; }
+
+    /// <summary>Writes <paramref name="data"/> at <see cref="Position"/>. The bytes need not be durable until <see cref="FlushAsync"/> returns.</summary>
+    ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Makes every byte written so far survive a process kill (<paramref name="toDisk"/> <see langword="false"/>,
+    /// handed to the operating system) or a power loss (<paramref name="toDisk"/> <see langword="true"/>, fsync).
+    /// </summary>
+    ValueTask FlushAsync(bool toDisk, CancellationToken cancellationToken);
+}

@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+
+namespace ResumableUpload.Middleware.Storage.InMemory;
+
+/// <summary>Upload bytes in process memory, for tests and demos. Lost when the process ends; not for large files.</summary>
+internal sealed class InMemoryUploadDataStore : IUploadDataStore
+{
+    private readonly ConcurrentDictionary<string, Blob> _blobs = new(StringComparer.Ordinal);
+
+    public ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var blob = _blobs.GetOrAdd(key, static _ => new Blob());
+        lock (blob)
+        {
+            if (blob.Length < offset)
+            {
+                throw new InvalidDataException($"The store holds {blob.Length} bytes, fewer than the published offset {offset}.");
+            }
+
+            blob.Length = offset;
+        }
+
+        return ValueTask.FromResult<IUploadDataWriter>(new Writer(blob, offset));
+    }
+
+    public ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        if (!_blobs.TryGetValue(key, out var blob))
+        {
+            return ValueTask.FromResult<Stream?>(null);
+        }
+
+        lock (blob)
+        {
+            return ValueTask.FromResult<Stream?>(new MemoryStream(blob.Buffer, 0, checked((int)blob.Length), writable: false));
+        }
+    }
+
+    public ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        _blobs.TryRemove(key, out _);
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class Blob
+    {
+        public byte[] Buffer = [];
+        public long Length;
+    }
+
+    private sealed class Writer(Blob blob, long position) : IUploadDataWriter
+    {
+        public long Position { get; private set; } = position;
+
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            lock (blob)
+            {
+                var end = checked((int)(Position + data.Length));
+                if (blob.Buffer.Length < end)
+                {
+                    // A new array each time it grows: streams handed out earlier keep their snapshot.
+                    var grown = new byte[Math.Max(end, Math.Min(int.MaxValue, (long)blob.Buffer.Length * 2))];
+                    blob.Buffer.AsSpan(0, checked((int)blob.Length)).CopyTo(grown);
+                    blob.Buffer = grown;
+                }
+
+                data.Span.CopyTo(blob.Buffer.AsSpan(checked((int)Position)));
+                Position += data.Length;
+                blob.Length = Position;
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask FlushAsync(bool toDisk, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
