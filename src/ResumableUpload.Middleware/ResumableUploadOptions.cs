@@ -32,7 +32,7 @@ public sealed class ResumableUploadOptions
     /// </summary>
     public TimeSpan CompletedUploadRetention { get; set; } = TimeSpan.FromHours(24);
 
-    /// <summary>How often the background service removes expired uploads. Default: 5 minutes. Must be at least 1 second.</summary>
+    /// <summary>How often the background service removes expired uploads. Default: 5 minutes. Must be between 1 second and 30 days. Read when the host starts.</summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>

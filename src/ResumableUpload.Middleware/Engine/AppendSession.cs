@@ -66,8 +66,21 @@ internal sealed class AppendSession : IAsyncDisposable
             throw _engine.StoreFailure(record.Key, ex);
         }
 
-        diagnostics.ActiveWrites.Add(1);
         await using var writerScope = writer.ConfigureAwait(false);
+        if (writer.Position != record.Offset)
+        {
+            // The store holds fewer bytes than were published (an operating-system crash with Durability = Flush
+            // lost some): lower the offset to what really is there, and tell the client where to resume.
+            record = await _engine.PublishAsync(record, writer.Position, completed: false, _httpContext, CancellationToken.None).ConfigureAwait(false);
+            Record = record;
+            _engine.Diagnostics.Conflicts.Add(1);
+            throw new UploadException(UploadError.OffsetMismatch, $"The store holds only {writer.Position} bytes of this upload; resume from there.")
+            {
+                CurrentOffset = writer.Position,
+            };
+        }
+
+        diagnostics.ActiveWrites.Add(1);
         var bodyEnded = false;
         ExceptionDispatchInfo? failure = null;
         try
@@ -76,8 +89,9 @@ internal sealed class AppendSession : IAsyncDisposable
             {
                 var result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var buffer = result.Buffer;
+                var received = buffer.Length; // read before AdvanceTo: the buffer is not ours after it
                 var room = limit - writer.Position;
-                var accepted = buffer.Length <= room ? buffer : buffer.Slice(0, room);
+                var accepted = received <= room ? buffer : buffer.Slice(0, room);
                 try
                 {
                     foreach (var segment in accepted)
@@ -92,11 +106,11 @@ internal sealed class AppendSession : IAsyncDisposable
                     body.AdvanceTo(buffer.End);
                 }
 
-                if (buffer.Length > room)
+                if (received > room)
                 {
                     throw new UploadException(UploadError.TooLarge, record.Length is null
-                        ? $"The upload would exceed the maximum upload size of {options.MaxUploadSize} bytes; the first {limit} bytes are kept."
-                        : $"The body goes past the declared length of {limit} bytes; the bytes up to it are kept.")
+                        ? $"The upload would exceed the maximum upload size of {options.MaxUploadSize} bytes; the bytes before it are kept."
+                        : $"The body goes past the declared length of {limit} bytes; the bytes before it are kept.")
                     {
                         CurrentOffset = writer.Position,
                     };

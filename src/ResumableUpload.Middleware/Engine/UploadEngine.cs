@@ -82,7 +82,16 @@ internal sealed class UploadEngine
         }
 
         var key = UploadKeys.Create(request.Partition, request.FileId);
-        var held = await _locks.TryAcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
+        IAsyncDisposable? held;
+        try
+        {
+            held = await _locks.TryAcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(key, ex);
+        }
+
         if (held is null)
         {
             Diagnostics.Conflicts.Add(1);
@@ -106,23 +115,23 @@ internal sealed class UploadEngine
                 existing = null;
             }
 
-            UploadRecord record;
-            if (request.StartOffset == 0 && !(existing is { Offset: 0, IsCompleted: false } && (request.Length is null || existing.Length is null || existing.Length == request.Length)))
+            // Start byte 0 starts afresh, except on an upload that has no bytes yet (then it simply continues).
+            var restart = request.StartOffset == 0
+                && !(existing is { Offset: 0, IsCompleted: false } && (request.Length is null || existing.Length is null || existing.Length == request.Length));
+
+            var record = existing;
+            if (!restart)
             {
-                record = await CreateAsync(key, request, isRestart: existing is not null, cancellationToken).ConfigureAwait(false);
-            }
-            else if (existing is null || existing.Offset != request.StartOffset)
-            {
-                Diagnostics.Conflicts.Add(1);
-                var current = existing?.Offset ?? 0;
-                throw new UploadException(UploadError.OffsetMismatch, $"The start byte {request.StartOffset} does not match the {current} bytes stored for this upload.")
+                if (existing is null || existing.Offset != request.StartOffset)
                 {
-                    CurrentOffset = current,
-                };
-            }
-            else
-            {
-                record = existing;
+                    Diagnostics.Conflicts.Add(1);
+                    var current = existing?.Offset ?? 0;
+                    throw new UploadException(UploadError.OffsetMismatch, $"The start byte {request.StartOffset} does not match the {current} bytes stored for this upload.")
+                    {
+                        CurrentOffset = current,
+                    };
+                }
+
                 if (request.Length is long length && existing.Length != length)
                 {
                     if (existing.Length is not null || existing.IsCompleted)
@@ -136,15 +145,45 @@ internal sealed class UploadEngine
 
                     record = existing with { Length = length };
                 }
+            }
 
-                if (record.Offset > 0 && !record.IsCompleted)
+            // Refuse a body that cannot fit before anything is changed: a refused restart must not wipe the upload.
+            if (request.ContentLength is long contentLength)
+            {
+                if (!restart && existing!.IsCompleted)
                 {
-                    Diagnostics.UploadsResumed.Add(1);
-                    Log.UploadResumed(_logger, key, record.Offset);
+                    if (contentLength > 0)
+                    {
+                        throw new UploadException(UploadError.AlreadyCompleted, "This upload already has all of its bytes.") { CurrentOffset = existing.Offset };
+                    }
+                }
+                else
+                {
+                    var offset = restart ? 0 : existing!.Offset;
+                    var declaredLength = restart ? request.Length : record!.Length;
+                    var limit = declaredLength ?? options.MaxUploadSize;
+                    if (contentLength > limit - offset)
+                    {
+                        var what = declaredLength is null ? "maximum upload size" : "declared length";
+                        throw new UploadException(UploadError.TooLarge, $"The body ({contentLength} bytes from byte {offset}) goes past the {what} of {limit} bytes.")
+                        {
+                            CurrentOffset = existing?.Offset ?? 0,
+                        };
+                    }
                 }
             }
 
-            return new AppendSession(this, held, record, request.HttpContext);
+            if (restart)
+            {
+                record = await CreateAsync(key, request, isRestart: existing is not null, cancellationToken).ConfigureAwait(false);
+            }
+            else if (record!.Offset > 0 && !record.IsCompleted)
+            {
+                Diagnostics.UploadsResumed.Add(1);
+                Log.UploadResumed(_logger, key, record.Offset);
+            }
+
+            return new AppendSession(this, held, record!, request.HttpContext);
         }
         catch
         {
@@ -330,8 +369,9 @@ internal sealed class UploadEngine
         {
             await invoke().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
+            // The bytes are already safe; a failing handler must not turn a stored upload into an error.
             Log.EventHandlerFailed(_logger, eventName, key, ex);
         }
     }
@@ -373,7 +413,13 @@ internal sealed class UploadEngine
 }
 
 /// <summary>What a protocol front asks of <see cref="UploadEngine.BeginAppendAsync"/>.</summary>
-internal sealed record AppendRequest(string Partition, string FileId, long StartOffset, long? Length, HttpContext? HttpContext)
+/// <param name="Partition">The owner scope.</param>
+/// <param name="FileId">The client-chosen id.</param>
+/// <param name="StartOffset">Where the client says its bytes start.</param>
+/// <param name="Length">The declared total length, when the client sent one.</param>
+/// <param name="ContentLength">The body length, when known before reading (checked before anything is changed).</param>
+/// <param name="HttpContext">The request, handed to event handlers.</param>
+internal sealed record AppendRequest(string Partition, string FileId, long StartOffset, long? Length, long? ContentLength, HttpContext? HttpContext)
 {
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = UploadRecord.EmptyMetadata;
 }

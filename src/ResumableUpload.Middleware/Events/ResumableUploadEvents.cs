@@ -5,7 +5,7 @@ namespace ResumableUpload.Middleware;
 
 /// <summary>
 /// Receives upload events. Derive from it, override what you need and register it with
-/// <c>AddEventHandler&lt;T&gt;()</c> on the builder returned by <c>AddResumableUploads</c>; several handlers may be
+/// <c>AddEvents&lt;T&gt;()</c> on the builder returned by <c>AddResumableUploads</c>; several handlers may be
 /// registered and run in registration order. Handlers are singletons.
 /// </summary>
 public abstract class ResumableUploadEvents
@@ -61,7 +61,10 @@ public abstract class UploadEventContext
     /// <summary>The request that caused the event, or <see langword="null"/> for background work such as expiry.</summary>
     public HttpContext? HttpContext { get; }
 
-    /// <summary>Cancelled when the request is aborted or the host stops.</summary>
+    /// <summary>
+    /// Cancelled when the request is aborted (authorizing and creating events). Progress, completed and deleted
+    /// events run after the bytes are safe and get a token the client cannot cancel.
+    /// </summary>
     public CancellationToken CancellationToken { get; }
 
     /// <summary>Whether a handler rejected the operation.</summary>

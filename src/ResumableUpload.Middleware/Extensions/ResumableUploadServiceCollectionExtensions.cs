@@ -47,7 +47,7 @@ public static class ResumableUploadServiceCollectionExtensions
         services.TryAddSingleton<UploadEngine>();
         services.TryAddSingleton<XFileIdProtocolHandler>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, UploadExpirationService>());
-        services.TryAddSingleton<ResumableUploadMarker>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>, ResumableUpload.Middleware.Http.FileIdHeaderKestrelSetup>());
 
         return new ResumableUploadBuilder(services);
     }
@@ -149,6 +149,3 @@ internal sealed class ResumableUploadBuilder(IServiceCollection services) : IRes
 {
     public IServiceCollection Services { get; } = services;
 }
-
-/// <summary>Registered by <c>AddResumableUploads</c>, so the pipeline extensions can say when it is missing.</summary>
-internal sealed class ResumableUploadMarker;

@@ -93,8 +93,13 @@ internal static class ProblemResponses
         // clients that ask for problem details get them.
         if (exception.Error == UploadError.OffsetMismatch && exception.CurrentOffset is long count && !AcceptsProblemJson(context.Request))
         {
+            var text = count.ToString(CultureInfo.InvariantCulture);
             response.ContentType = "text/plain; charset=utf-8";
-            await response.WriteAsync(count.ToString(CultureInfo.InvariantCulture), context.RequestAborted).ConfigureAwait(false);
+            response.ContentLength = text.Length;
+            if (!HttpMethods.IsHead(context.Request.Method))
+            {
+                await response.WriteAsync(text, context.RequestAborted).ConfigureAwait(false);
+            }
             return;
         }
 

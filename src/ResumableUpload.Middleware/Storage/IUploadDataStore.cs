@@ -10,7 +10,9 @@ public interface IUploadDataStore
     /// <summary>
     /// Opens a writer positioned at <paramref name="offset"/>. Bytes the store holds beyond
     /// <paramref name="offset"/> (left by a writer that died before publishing them) are discarded.
-    /// Creates the upload's data when it does not exist yet (then <paramref name="offset"/> is 0).
+    /// When the store holds fewer bytes than <paramref name="offset"/> (an operating-system crash lost bytes that
+    /// had been published), the writer is positioned at the bytes it holds; the engine then lowers the published
+    /// offset to match. Creates the upload's data when it does not exist yet.
     /// </summary>
     /// <param name="key">The upload key.</param>
     /// <param name="offset">The published offset to continue from.</param>

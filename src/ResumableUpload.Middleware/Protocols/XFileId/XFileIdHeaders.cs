@@ -26,13 +26,7 @@ internal static class XFileIdHeaders
             throw Invalid(UploadHeaders.FileId, "Send exactly one X-File-Id header.");
         }
 
-        var id = values[0]!;
-        if (id.Length == 0)
-        {
-            throw Invalid(UploadHeaders.FileId, "The X-File-Id header must not be empty.");
-        }
-
-        return ValidateFileId(id, maxLength, UploadHeaders.FileId);
+        return ValidateFileId(values[0]!, maxLength, UploadHeaders.FileId);
     }
 
     public static string ValidateFileId(string id, int maxLength, string source)

@@ -99,30 +99,13 @@ internal sealed class XFileIdProtocolHandler
             var partition = await ResolvePartitionAsync(context).ConfigureAwait(false);
             await _engine.AuthorizeAsync(context, UploadOperation.Append, partition, fileId).ConfigureAwait(false);
 
-            session = await _engine.BeginAppendAsync(new AppendRequest(partition, fileId, startByte, fileSize, context), context.RequestAborted).ConfigureAwait(false);
+            session = await _engine.BeginAppendAsync(new AppendRequest(partition, fileId, startByte, fileSize, request.ContentLength, context), context.RequestAborted).ConfigureAwait(false);
             activity?.SetTag("resumable_upload.key", session.Record.Key);
             activity?.SetTag("resumable_upload.start_offset", startByte);
 
-            var remaining = session.RemainingCapacity;
-            if (request.ContentLength is long contentLength)
-            {
-                if (session.Record.IsCompleted && contentLength > 0)
-                {
-                    throw new UploadException(UploadError.AlreadyCompleted, "This upload already has all of its bytes.") { CurrentOffset = session.Record.Offset };
-                }
-
-                if (contentLength > remaining)
-                {
-                    throw new UploadException(UploadError.TooLarge, session.Record.Length is long declared
-                        ? $"The body ({contentLength} bytes from byte {startByte}) goes past the declared length of {declared} bytes."
-                        : $"The body ({contentLength} bytes from byte {startByte}) goes past the maximum upload size of {options.MaxUploadSize} bytes.")
-                    {
-                        CurrentOffset = session.Record.Offset,
-                    };
-                }
-            }
-
-            ApplyRequestLimits(context, session.Record.IsCompleted ? null : remaining);
+            // A known body length was checked against the room left by the engine; a chunked body is cut at the
+            // exact limit by the engine itself, so Kestrel's own limit must not cut it earlier.
+            ApplyRequestLimits(context, request.ContentLength is null || session.Record.IsCompleted ? null : session.RemainingCapacity);
 
             var record = await session.AppendAsync(request.BodyReader, completeWhenBodyEnds: true, context.RequestAborted).ConfigureAwait(false);
             activity?.SetTag("resumable_upload.offset", record.Offset);
@@ -202,8 +185,20 @@ internal sealed class XFileIdProtocolHandler
                 throw new UploadException(UploadError.NotFound, "There is no finished upload with this id.");
             }
 
-            var stream = await _engine.DataStore.OpenReadAsync(record.Key, context.RequestAborted).ConfigureAwait(false)
-                         ?? throw new UploadException(UploadError.NotFound, "There is no finished upload with this id.");
+            Stream? stream;
+            try
+            {
+                stream = await _engine.DataStore.OpenReadAsync(record.Key, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (UploadEngine.IsStoreFailure(ex, context.RequestAborted))
+            {
+                throw _engine.StoreFailure(record.Key, ex);
+            }
+
+            if (stream is null)
+            {
+                throw new UploadException(UploadError.NotFound, "There is no finished upload with this id.");
+            }
             context.Response.Headers.CacheControl = "private, no-cache";
             var etag = new EntityTagHeaderValue($"\"{record.Key[..16]}-{record.Length}-{record.UpdatedAt.ToUnixTimeMilliseconds()}\"");
             var result = Results.Stream(stream, "application/octet-stream", fileDownloadName: null, lastModified: record.UpdatedAt, entityTag: etag, enableRangeProcessing: true);
@@ -213,8 +208,9 @@ internal sealed class XFileIdProtocolHandler
         {
             await RefuseAsync(context, ex).ConfigureAwait(false);
         }
-        catch (Exception ex) when (IsClientGone(context, ex))
+        catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is IOException or OperationCanceledException)
         {
+            // The client went away while the file was being sent.
         }
     }
 

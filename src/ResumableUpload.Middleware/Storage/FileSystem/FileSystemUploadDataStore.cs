@@ -23,7 +23,7 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore
             var length = RandomAccess.GetLength(handle);
             if (length < offset)
             {
-                throw new InvalidDataException($"The data file holds {length} bytes, fewer than the published offset {offset}.");
+                return ValueTask.FromResult<IUploadDataWriter>(new Writer(handle, length));
             }
 
             if (length > offset)

@@ -105,10 +105,11 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
             }
         }
 
-        // Temporary files left by a process killed between write and rename.
+        // Temporary files left by a process killed between write and rename. File times are wall-clock times, so
+        // they are compared with the wall clock, not with the injected one.
         foreach (var path in Directory.EnumerateFiles(_paths.StateRoot, "*.tmp", SearchOption.AllDirectories))
         {
-            if (File.GetLastWriteTimeUtc(path) < now.UtcDateTime.AddHours(-1))
+            if (File.GetLastWriteTimeUtc(path) < DateTime.UtcNow.AddHours(-1))
             {
                 TryDelete(path);
             }

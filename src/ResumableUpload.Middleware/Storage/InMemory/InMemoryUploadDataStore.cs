@@ -11,17 +11,13 @@ internal sealed class InMemoryUploadDataStore : IUploadDataStore
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var blob = _blobs.GetOrAdd(key, static _ => new Blob());
+        long position;
         lock (blob)
         {
-            if (blob.Length < offset)
-            {
-                throw new InvalidDataException($"The store holds {blob.Length} bytes, fewer than the published offset {offset}.");
-            }
-
-            blob.Length = offset;
+            position = blob.Length = Math.Min(blob.Length, offset);
         }
 
-        return ValueTask.FromResult<IUploadDataWriter>(new Writer(blob, offset));
+        return ValueTask.FromResult<IUploadDataWriter>(new Writer(blob, position));
     }
 
     public ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
