@@ -10,6 +10,9 @@ public sealed class TestLoggerProvider : ILoggerProvider
 
     public IReadOnlyCollection<LogEntry> Entries => _entries;
 
+    /// <summary>Only the library's own entries (event ids are unique within the library, not across ASP.NET Core).</summary>
+    public IReadOnlyCollection<LogEntry> LibraryEntries => _entries.Where(e => e.Category.StartsWith("ResumableUpload.Middleware.", StringComparison.Ordinal)).ToArray();
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void Dispose()

@@ -62,7 +62,11 @@ public sealed class UploadTestHost : IAsyncDisposable
     {
         var ownsStorage = storageRoot is null;
         storageRoot ??= CreateTempDirectory();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        // The content root is an empty shared folder, so no appsettings.json (such as the sample's, copied next to
+        // the test assembly) leaks into the test hosts.
+        var contentRoot = Path.Combine(Path.GetTempPath(), "ru-tests", "content-root");
+        Directory.CreateDirectory(contentRoot);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing", ContentRootPath = contentRoot });
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         if (configuration is not null)
         {
@@ -104,7 +108,21 @@ public sealed class UploadTestHost : IAsyncDisposable
             app.UseResumableUploads();
         }
 
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            if (ownsStorage)
+            {
+                TryDeleteDirectory(storageRoot);
+            }
+
+            throw;
+        }
+
         return new UploadTestHost(app, storageRoot, ownsStorage, logs);
     }
 
