@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Runs every test of the repository from a clean clone on a bare machine:
+#   1. installs what the tests need if it is missing (Chromium from Debian's packages, Node.js, the browser
+#      test's npm packages),
+#   2. builds the solution,
+#   3. runs every test project (unit, protocol, browser end-to-end),
+#   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh).
+# Ends with one summary line "tests: N passed, M failed" and exits non-zero when anything failed.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+export DOTNET_NOLOGO=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export DOTNET_GENERATE_ASPNET_CERTIFICATE=false
+export MSBUILDDISABLENODEREUSE=1
+export DOTNET_CLI_USE_MSBUILD_SERVER=0
+CONFIGURATION="${CONFIGURATION:-Release}"
+BROWSER_DIR="tests/ResumableUpload.Sample.Tests/browser"
+
+log() { echo "==> $*"; }
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "error: '$*' needs root (or sudo)." >&2; return 1; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "error: $* is missing and this machine has no apt-get; install it with your package manager." >&2
+    return 1
+  fi
+  if [[ $APT_UPDATED -eq 0 ]]; then
+    as_root apt-get update -qq
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# --- 1. prerequisites ---------------------------------------------------------------------------
+command -v dotnet >/dev/null || { echo "error: the .NET 10 SDK (dotnet) is required." >&2; exit 1; }
+if [[ ! -x /usr/bin/chromium ]]; then
+  log "installing Chromium (Debian package 'chromium') for the browser end-to-end test"
+  apt_install chromium
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  log "installing Node.js and npm for the browser end-to-end test"
+  apt_install nodejs npm
+fi
+if [[ -f "$BROWSER_DIR/package-lock.json" ]]; then
+  log "installing the browser test's npm packages"
+  (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# --- 2. build -----------------------------------------------------------------------------------
+log "building ($CONFIGURATION)"
+dotnet build ResumableUpload.Middleware.sln -c "$CONFIGURATION" -nologo -clp:ErrorsOnly
+
+# --- 3. tests -----------------------------------------------------------------------------------
+RESULTS="$(mktemp)"
+trap 'rm -f "$RESULTS"' EXIT
+log "running the test projects"
+set +e
+dotnet test ResumableUpload.Middleware.sln -c "$CONFIGURATION" --no-build -nologo 2>&1 | tee "$RESULTS"
+TEST_EXIT=${PIPESTATUS[0]}
+set -e
+
+# --- 4. package smoke test -----------------------------------------------------------------------
+log "packing and consuming the NuGet package"
+set +e
+bash eng/pack-smoke.sh
+SMOKE_EXIT=$?
+set -e
+
+# --- summary ------------------------------------------------------------------------------------
+read -r PASSED FAILED < <(python3 - "$RESULTS" <<'PY'
+import re, sys
+passed = failed = 0
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    m = re.search(r"(Passed|Failed)!\s+-\s+Failed:\s+(\d+),\s+Passed:\s+(\d+)", line)
+    if m:
+        failed += int(m.group(2)); passed += int(m.group(3))
+print(passed, failed)
+PY
+)
+if [[ $SMOKE_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+if [[ $TEST_EXIT -ne 0 && $FAILED -eq 0 ]]; then
+  echo "error: dotnet test exited with $TEST_EXIT without reporting a failed test (build or runner failure)." >&2
+  FAILED=1
+fi
+if [[ $PASSED -eq 0 ]]; then
+  echo "error: no test ran." >&2
+  FAILED=$((FAILED + 1))
+fi
+echo "tests: $PASSED passed, $FAILED failed"
+[[ $FAILED -eq 0 ]]
