@@ -77,22 +77,16 @@ public static class ResumableUploadBuilderExtensions
             builder.Services.Configure<FileSystemStoreOptions>(o => o.RootPath = rootPath);
         }
 
-        builder.Services.RemoveAll<IUploadStateStore>();
-        builder.Services.RemoveAll<IUploadDataStore>();
-        builder.Services.AddSingleton<IUploadStateStore, FileSystemUploadStateStore>();
-        builder.Services.AddSingleton<IUploadDataStore, FileSystemUploadDataStore>();
-        return builder;
+        return builder.Use<IUploadStateStore, FileSystemUploadStateStore>()
+                      .Use<IUploadDataStore, FileSystemUploadDataStore>();
     }
 
     /// <summary>Keeps upload state and bytes in process memory: for tests and demos (lost on restart, not for large files).</summary>
     public static IResumableUploadBuilder AddInMemoryStores(this IResumableUploadBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.RemoveAll<IUploadStateStore>();
-        builder.Services.RemoveAll<IUploadDataStore>();
-        builder.Services.AddSingleton<IUploadStateStore, ResumableUpload.Middleware.Storage.InMemory.InMemoryUploadStateStore>();
-        builder.Services.AddSingleton<IUploadDataStore, ResumableUpload.Middleware.Storage.InMemory.InMemoryUploadDataStore>();
-        return builder;
+        return builder.Use<IUploadStateStore, ResumableUpload.Middleware.Storage.InMemory.InMemoryUploadStateStore>()
+                      .Use<IUploadDataStore, ResumableUpload.Middleware.Storage.InMemory.InMemoryUploadDataStore>();
     }
 
     /// <summary>Uses <typeparamref name="TStore"/> (a singleton) for upload state.</summary>
@@ -100,9 +94,7 @@ public static class ResumableUploadBuilderExtensions
         where TStore : class, IUploadStateStore
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.RemoveAll<IUploadStateStore>();
-        builder.Services.AddSingleton<IUploadStateStore, TStore>();
-        return builder;
+        return builder.Use<IUploadStateStore, TStore>();
     }
 
     /// <summary>Uses <typeparamref name="TStore"/> (a singleton) for upload bytes.</summary>
@@ -110,9 +102,7 @@ public static class ResumableUploadBuilderExtensions
         where TStore : class, IUploadDataStore
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.RemoveAll<IUploadDataStore>();
-        builder.Services.AddSingleton<IUploadDataStore, TStore>();
-        return builder;
+        return builder.Use<IUploadDataStore, TStore>();
     }
 
     /// <summary>Uses <typeparamref name="TProvider"/> (a singleton) to grant one writer per upload.</summary>
@@ -120,9 +110,7 @@ public static class ResumableUploadBuilderExtensions
         where TProvider : class, IUploadLockProvider
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.RemoveAll<IUploadLockProvider>();
-        builder.Services.AddSingleton<IUploadLockProvider, TProvider>();
-        return builder;
+        return builder.Use<IUploadLockProvider, TProvider>();
     }
 
     /// <summary>Uses <typeparamref name="TResolver"/> (a singleton) to scope uploads to owners.</summary>
@@ -130,9 +118,7 @@ public static class ResumableUploadBuilderExtensions
         where TResolver : class, IUploadPartitionResolver
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.RemoveAll<IUploadPartitionResolver>();
-        builder.Services.AddSingleton<IUploadPartitionResolver, TResolver>();
-        return builder;
+        return builder.Use<IUploadPartitionResolver, TResolver>();
     }
 
     /// <summary>Adds an event handler (a singleton). Several handlers run in registration order; a type is added once.</summary>
@@ -141,6 +127,16 @@ public static class ResumableUploadBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ResumableUploadEvents, TEvents>());
+        return builder;
+    }
+
+    /// <summary>Replaces whatever implements <typeparamref name="TService"/> with the singleton <typeparamref name="TImplementation"/>.</summary>
+    private static IResumableUploadBuilder Use<TService, TImplementation>(this IResumableUploadBuilder builder)
+        where TService : class
+        where TImplementation : class, TService
+    {
+        builder.Services.RemoveAll<TService>();
+        builder.Services.AddSingleton<TService, TImplementation>();
         return builder;
     }
 }
