@@ -66,7 +66,7 @@ internal static class ProblemResponses
     };
 
     /// <summary>Writes the problem response, unless the response has started (then the connection is aborted).</summary>
-    public static async Task WriteAsync(HttpContext context, UploadException exception)
+    public static async Task WriteAsync(HttpContext context, UploadException exception, bool closeConnection = false)
     {
         var status = StatusCodeOf(exception);
         if (context.Response.HasStarted)
@@ -79,6 +79,11 @@ internal static class ProblemResponses
         response.Clear();
         response.StatusCode = status;
         response.Headers.CacheControl = "no-store";
+        if (closeConnection)
+        {
+            response.Headers.Connection = "close";
+        }
+
         if (exception.CurrentOffset is long offset)
         {
             response.Headers[UploadHeaders.UploadOffset] = offset.ToString(CultureInfo.InvariantCulture);

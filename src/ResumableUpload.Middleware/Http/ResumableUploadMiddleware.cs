@@ -5,7 +5,7 @@ namespace ResumableUpload.Middleware.Http;
 
 /// <summary>
 /// Serves <c>{prefix}/status</c>, <c>{prefix}/upload</c> and (when enabled) <c>{prefix}/download</c>; every other
-/// request goes straight to the next middleware.
+/// request goes straight to the next middleware. Paths match case-insensitively, as routing does.
 /// </summary>
 internal sealed class ResumableUploadMiddleware
 {
@@ -22,27 +22,27 @@ internal sealed class ResumableUploadMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (!context.Request.Path.StartsWithSegments(_prefix, StringComparison.Ordinal, out var rest))
+        if (!context.Request.Path.StartsWithSegments(_prefix, StringComparison.OrdinalIgnoreCase, out var rest))
         {
             return _next(context);
         }
 
         var method = context.Request.Method;
-        if (rest.Equals(Routes.Status, StringComparison.Ordinal))
+        if (rest.Equals(Routes.Status, StringComparison.OrdinalIgnoreCase))
         {
             return HttpMethods.IsGet(method) || HttpMethods.IsHead(method)
                 ? _handler.HandleStatusAsync(context)
                 : XFileIdProtocolHandler.MethodNotAllowedAsync(context, "GET, HEAD");
         }
 
-        if (rest.Equals(Routes.Upload, StringComparison.Ordinal))
+        if (rest.Equals(Routes.Upload, StringComparison.OrdinalIgnoreCase))
         {
             return HttpMethods.IsPost(method)
                 ? _handler.HandleUploadAsync(context)
                 : XFileIdProtocolHandler.MethodNotAllowedAsync(context, "POST");
         }
 
-        if (_handler.DownloadEnabled && rest.Equals(Routes.Download, StringComparison.Ordinal))
+        if (_handler.DownloadEnabled && rest.Equals(Routes.Download, StringComparison.OrdinalIgnoreCase))
         {
             return HttpMethods.IsGet(method) || HttpMethods.IsHead(method)
                 ? _handler.HandleDownloadAsync(context)

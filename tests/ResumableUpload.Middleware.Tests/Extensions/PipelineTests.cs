@@ -27,6 +27,9 @@ public sealed class PipelineTests
 
         (await statusResponse.Content.ReadAsStringAsync()).Should().Be("1000");
         (await host.Client.GetStringAsync("status")).Should().Be("next:/status");
+        using var upperCase = new HttpRequestMessage(HttpMethod.Get, "FILES/Status");
+        upperCase.Headers.Add("X-File-Id", "prefixed");
+        (await (await host.Client.SendAsync(upperCase)).Content.ReadAsStringAsync()).Should().Be("1000", "paths match case-insensitively, as routing does");
         (await host.Client.GetStringAsync("files/other")).Should().Be("next:/files/other");
         (await host.Client.GetStringAsync("filesx/status")).Should().Be("next:/filesx/status");
     }

@@ -30,6 +30,9 @@ internal sealed class XFileIdProtocolHandler
         _logger = logger;
     }
 
+    /// <summary>Refused bodies up to this size are drained so the connection can be reused; larger ones close it.</summary>
+    private const long UnreadBodyKeepAliveLimit = 64 * 1024;
+
     public bool DownloadEnabled => _engine.Options.EnableDownload;
 
     /// <summary><c>GET|HEAD {prefix}/status</c> with <c>X-File-Id</c>: 200, the stored count as decimal text (0 when unknown).</summary>
@@ -248,7 +251,12 @@ internal sealed class XFileIdProtocolHandler
     private async Task RefuseAsync(HttpContext context, UploadException ex)
     {
         Log.RequestRefused(_logger, ProblemResponses.StatusCodeOf(ex), ex.Message);
-        await ProblemResponses.WriteAsync(context, ex).ConfigureAwait(false);
+        // The rest of a large or open-ended body is not wanted: close the connection after the answer instead of
+        // reading and discarding it.
+        var request = context.Request;
+        var closeConnection = HttpMethods.IsPost(request.Method) && request.ContentLength is null or > UnreadBodyKeepAliveLimit;
+
+        await ProblemResponses.WriteAsync(context, ex, closeConnection).ConfigureAwait(false);
     }
 
     private static bool IsClientGone(HttpContext context, Exception ex)
