@@ -65,6 +65,12 @@ public sealed class ResumableUploadOptions
     public bool EnableDownload { get; set; }
 
     /// <summary>
+    /// Whether the tus 1.0 protocol is served next to the X-File-Id protocol: creation at <c>{prefix}</c> (requests
+    /// carrying <c>Tus-Resumable</c>, and <c>OPTIONS</c>), uploads at <c>{prefix}/{id}</c>. Default: <see langword="true"/>.
+    /// </summary>
+    public bool EnableTus { get; set; } = true;
+
+    /// <summary>
     /// The partition of requests without an authenticated user. Default: <c>anonymous</c>. All anonymous clients
     /// share it, so hosts that serve anonymous users should scope ids some other way (for example a custom
     /// <see cref="IUploadPartitionResolver"/> that reads a session).

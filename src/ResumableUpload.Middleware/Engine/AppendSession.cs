@@ -41,7 +41,11 @@ internal sealed class AppendSession : IAsyncDisposable
     /// <param name="body">The request body.</param>
     /// <param name="completeWhenBodyEnds">Whether a body that ends normally completes an upload of unknown length.</param>
     /// <param name="cancellationToken">The request's abort token.</param>
-    public async ValueTask<UploadRecord> AppendAsync(PipeReader body, bool completeWhenBodyEnds, CancellationToken cancellationToken)
+    /// <param name="checksum">
+    /// When the client sent a checksum for this body: nothing is published until the whole body has arrived and
+    /// matched, so a body that fails the check (or does not arrive whole) leaves the offset unchanged.
+    /// </param>
+    public async ValueTask<UploadRecord> AppendAsync(PipeReader body, bool completeWhenBodyEnds, CancellationToken cancellationToken, ChunkChecksum? checksum = null)
     {
         var record = Record;
         if (record.IsCompleted)
@@ -54,7 +58,7 @@ internal sealed class AppendSession : IAsyncDisposable
         var diagnostics = _engine.Diagnostics;
         var toDisk = options.Durability == UploadDurability.FSync;
         var limit = record.Length ?? options.MaxUploadSize;
-        var publishInterval = options.ProgressPublishInterval;
+        long publishInterval = checksum is null ? options.ProgressPublishInterval : long.MaxValue;
 
         IUploadDataWriter writer;
         try
@@ -98,6 +102,7 @@ internal sealed class AppendSession : IAsyncDisposable
                     {
                         // Not cancellable: a write that started is finished, so its bytes can still be counted.
                         await WriteAsync(writer, segment).ConfigureAwait(false);
+                        checksum?.Append(segment.Span);
                         diagnostics.BytesReceived.Add(segment.Length);
                     }
                 }
@@ -137,6 +142,25 @@ internal sealed class AppendSession : IAsyncDisposable
         finally
         {
             diagnostics.ActiveWrites.Add(-1);
+        }
+
+        if (checksum is not null && writer.Position != record.Offset)
+        {
+            if (failure is not null || !bodyEnded)
+            {
+                // A body that did not arrive whole cannot be verified: none of it counts.
+                failure?.Throw();
+                return record;
+            }
+
+            if (!checksum.Matches())
+            {
+                _engine.Diagnostics.UploadsFailed.Add(1, new KeyValuePair<string, object?>("error.type", nameof(UploadError.ChecksumMismatch)));
+                throw new UploadException(UploadError.ChecksumMismatch, $"The body does not match its {checksum.CheckedAlgorithm ?? "expected"} checksum; it was discarded.")
+                {
+                    CurrentOffset = record.Offset,
+                };
+            }
         }
 
         var completed = record.Length is long length

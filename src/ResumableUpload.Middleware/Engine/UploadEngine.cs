@@ -82,22 +82,7 @@ internal sealed class UploadEngine
         }
 
         var key = UploadKeys.Create(request.Partition, request.FileId);
-        IAsyncDisposable? held;
-        try
-        {
-            held = await _locks.TryAcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-        {
-            throw StoreFailure(key, ex);
-        }
-
-        if (held is null)
-        {
-            Diagnostics.Conflicts.Add(1);
-            throw new UploadException(UploadError.Locked, "Another request is writing this upload. Retry when it has ended.");
-        }
-
+        var held = await AcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
         try
         {
             UploadRecord? existing;
@@ -115,8 +100,19 @@ internal sealed class UploadEngine
                 existing = null;
             }
 
+            if (!request.AllowRestart && existing is null)
+            {
+                throw new UploadException(UploadError.NotFound, "There is no such upload.");
+            }
+
+            if (existing?.Parts is not null)
+            {
+                throw new UploadException(UploadError.Forbidden, "This upload is assembled from other uploads and takes no bytes of its own.");
+            }
+
             // Start byte 0 starts afresh, except on an upload that has no bytes yet (then it simply continues).
-            var restart = request.StartOffset == 0
+            var restart = request.AllowRestart
+                && request.StartOffset == 0
                 && !(existing is { Offset: 0, IsCompleted: false } && (request.Length is null || existing.Length is null || existing.Length == request.Length));
 
             var record = existing;
@@ -175,7 +171,8 @@ internal sealed class UploadEngine
 
             if (restart)
             {
-                record = await CreateAsync(key, request, isRestart: existing is not null, cancellationToken).ConfigureAwait(false);
+                var creation = new CreateUploadRequest(request.Partition, request.FileId, request.Length, request.HttpContext) { Metadata = request.Metadata };
+                record = await CreateCoreAsync(key, creation, isRestart: existing is not null, cancellationToken).ConfigureAwait(false);
             }
             else if (record!.Offset > 0 && !record.IsCompleted)
             {
@@ -192,7 +189,170 @@ internal sealed class UploadEngine
         }
     }
 
-    private async ValueTask<UploadRecord> CreateAsync(string key, AppendRequest request, bool isRestart, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates (or replaces) an upload without bytes (tus creation). An upload of declared length 0 is complete at
+    /// once; an upload assembled from parts is completed as soon as all its parts are.
+    /// </summary>
+    public async ValueTask<UploadRecord> CreateAsync(CreateUploadRequest request, CancellationToken cancellationToken)
+    {
+        var options = _options.CurrentValue;
+        if (request.Length is long declared && declared > options.MaxUploadSize)
+        {
+            throw new UploadException(UploadError.TooLarge, $"The declared length {declared} exceeds the maximum upload size {options.MaxUploadSize}.");
+        }
+
+        var key = UploadKeys.Create(request.Partition, request.FileId);
+        var held = await AcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
+        await using var heldScope = held.ConfigureAwait(false);
+        UploadRecord? existing;
+        try
+        {
+            existing = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(key, ex);
+        }
+
+        var record = await CreateCoreAsync(key, request, isRestart: IsVisible(existing, request.Partition, request.FileId), cancellationToken).ConfigureAwait(false);
+        if (record.Length == 0)
+        {
+            // Nothing to wait for: create the (empty) data and complete.
+            try
+            {
+                var writer = await _data.OpenWriterAsync(key, 0, 0, cancellationToken).ConfigureAwait(false);
+                await using var writerScope = writer.ConfigureAwait(false);
+                await writer.FlushAsync(options.Durability == UploadDurability.FSync, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+            {
+                throw StoreFailure(key, ex);
+            }
+
+            record = await PublishAsync(record, 0, completed: true, request.HttpContext, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return record;
+    }
+
+    /// <summary>
+    /// Returns the upload's last published state even when it has expired (so a front can answer 410), or
+    /// <see langword="null"/> when there is none in this partition. Never takes the lock.
+    /// </summary>
+    public async ValueTask<(UploadRecord? Record, bool Expired)> LookupAsync(string partition, string fileId, CancellationToken cancellationToken)
+    {
+        var key = UploadKeys.Create(partition, fileId);
+        UploadRecord? record;
+        try
+        {
+            record = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(key, ex);
+        }
+
+        if (record is null || !string.Equals(record.Partition, partition, StringComparison.Ordinal) || !string.Equals(record.FileId, fileId, StringComparison.Ordinal))
+        {
+            return (null, false);
+        }
+
+        return (record, record.ExpiresAt <= _time.GetUtcNow());
+    }
+
+    /// <summary>Removes an upload's record and bytes (tus termination). Returns false when there was none.</summary>
+    public async ValueTask<bool> DeleteAsync(string partition, string fileId, HttpContext? httpContext, CancellationToken cancellationToken)
+    {
+        var key = UploadKeys.Create(partition, fileId);
+        var held = await AcquireAsync(key, _options.CurrentValue.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
+        await using var heldScope = held.ConfigureAwait(false);
+        try
+        {
+            var record = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
+            if (!IsVisible(record, partition, fileId))
+            {
+                return false;
+            }
+
+            await DeleteCoreAsync(record!, UploadDeletionReason.Deleted, httpContext, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(key, ex);
+        }
+    }
+
+    /// <summary>
+    /// Completes an upload assembled from parts once every part is complete (concatenating their bytes); returns
+    /// the upload as it now is. Safe to call any number of times.
+    /// </summary>
+    public async ValueTask<UploadRecord> TryCompleteAssemblyAsync(UploadRecord assembled, HttpContext? httpContext, CancellationToken cancellationToken)
+    {
+        if (assembled.IsCompleted || assembled.Parts is null)
+        {
+            return assembled;
+        }
+
+        var parts = new List<UploadRecord>(assembled.Parts.Count);
+        foreach (var partId in assembled.Parts)
+        {
+            var part = await FindAsync(assembled.Partition, partId, cancellationToken).ConfigureAwait(false);
+            if (part is null || !part.IsCompleted)
+            {
+                return assembled;
+            }
+
+            parts.Add(part);
+        }
+
+        if (_data is not IUploadDataConcatenation concatenation)
+        {
+            throw new UploadException(UploadError.StorageUnavailable, "The data store cannot assemble uploads from parts.");
+        }
+
+        var held = await AcquireAsync(assembled.Key, _options.CurrentValue.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
+        await using var heldScope = held.ConfigureAwait(false);
+        var current = await FindAsync(assembled.Partition, assembled.FileId, cancellationToken).ConfigureAwait(false);
+        if (current is null || current.IsCompleted)
+        {
+            return current ?? assembled;
+        }
+
+        try
+        {
+            await concatenation.ConcatenateAsync(current.Key, parts.Select(p => p.Key).ToArray(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(current.Key, ex);
+        }
+
+        return await PublishAsync(current, parts.Sum(p => p.Offset), completed: true, httpContext, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private async ValueTask<IAsyncDisposable> AcquireAsync(string key, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        IAsyncDisposable? held;
+        try
+        {
+            held = await _locks.TryAcquireAsync(key, timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(key, ex);
+        }
+
+        if (held is null)
+        {
+            Diagnostics.Conflicts.Add(1);
+            throw new UploadException(UploadError.Locked, "Another request is writing this upload. Retry when it has ended.");
+        }
+
+        return held;
+    }
+
+    private async ValueTask<UploadRecord> CreateCoreAsync(string key, CreateUploadRequest request, bool isRestart, CancellationToken cancellationToken)
     {
         if (_handlers.Length > 0)
         {
@@ -220,6 +380,8 @@ internal sealed class UploadEngine
             UpdatedAt = now,
             ExpiresAt = now + _options.CurrentValue.IncompleteUploadExpiration,
             Metadata = request.Metadata,
+            IsPartial = request.IsPartial,
+            Parts = request.Parts,
         };
 
         // Publish offset 0 before the data is truncated, so no reader is ever told about bytes that are gone.
@@ -422,4 +584,20 @@ internal sealed class UploadEngine
 internal sealed record AppendRequest(string Partition, string FileId, long StartOffset, long? Length, long? ContentLength, HttpContext? HttpContext)
 {
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = UploadRecord.EmptyMetadata;
+
+    /// <summary>
+    /// Whether start offset 0 may create or restart the upload (the X-File-Id protocol). When false (tus), the
+    /// upload must exist and the offset must match.
+    /// </summary>
+    public bool AllowRestart { get; init; } = true;
+}
+
+/// <summary>What a protocol front asks of <see cref="UploadEngine.CreateAsync(CreateUploadRequest, CancellationToken)"/>.</summary>
+internal sealed record CreateUploadRequest(string Partition, string FileId, long? Length, HttpContext? HttpContext)
+{
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = UploadRecord.EmptyMetadata;
+
+    public bool IsPartial { get; init; }
+
+    public IReadOnlyList<string>? Parts { get; init; }
 }

@@ -30,6 +30,18 @@ internal enum UploadError
     /// <summary>4xx chosen by an event handler.</summary>
     Rejected,
 
+    /// <summary>410: the upload expired (or was removed) and the server still remembers it.</summary>
+    Gone,
+
+    /// <summary>412: the client speaks a protocol version the server does not.</summary>
+    UnsupportedVersion,
+
+    /// <summary>415: the request body has the wrong content type.</summary>
+    UnsupportedMediaType,
+
+    /// <summary>460: the body does not match the checksum the client sent (tus); the chunk is discarded.</summary>
+    ChecksumMismatch,
+
     /// <summary>503: a store failed.</summary>
     StorageUnavailable,
 

@@ -37,6 +37,9 @@ public enum UploadOperation
 
     /// <summary>Read a finished upload's bytes.</summary>
     Download,
+
+    /// <summary>Remove an upload (tus termination).</summary>
+    Delete,
 }
 
 /// <summary>Why an upload was removed.</summary>

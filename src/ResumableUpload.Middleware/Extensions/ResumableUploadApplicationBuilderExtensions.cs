@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using ResumableUpload.Middleware.Http;
+using ResumableUpload.Middleware.Protocols.Tus;
 using ResumableUpload.Middleware.Protocols.XFileId;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -30,7 +31,8 @@ public static class ResumableUploadEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps <c>{pattern}/status</c> (GET, HEAD), <c>{pattern}/upload</c> (POST) and <c>{pattern}/download</c> (GET, HEAD;
-    /// 404 unless <c>EnableDownload</c> is on). The returned builder applies conventions such as
+    /// 404 unless <c>EnableDownload</c> is on) for the X-File-Id protocol, and tus 1.0 at <c>{pattern}</c> (OPTIONS,
+    /// POST) and <c>{pattern}/{id}</c> (HEAD, PATCH, DELETE, and GET when downloads are on). The returned builder applies conventions such as
     /// <c>RequireAuthorization()</c>, <c>RequireRateLimiting(...)</c> or <c>RequireCors(...)</c> to all of them.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
@@ -42,6 +44,7 @@ public static class ResumableUploadEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(pattern);
         EnsureRegistered(endpoints.ServiceProvider);
         var handler = endpoints.ServiceProvider.GetRequiredService<XFileIdProtocolHandler>();
+        var tus = endpoints.ServiceProvider.GetRequiredService<TusProtocolHandler>();
 
         var group = endpoints.MapGroup(pattern);
         group.MapMethods("status", [HttpMethods.Get, HttpMethods.Head], handler.HandleStatusAsync)
@@ -59,7 +62,21 @@ public static class ResumableUploadEndpointRouteBuilderExtensions
                  return handler.HandleDownloadAsync(context);
              })
              .WithDisplayName("Resumable uploads: download");
+        group.MapMethods("", [HttpMethods.Options, HttpMethods.Post], context => tus.Enabled ? tus.HandleCollectionAsync(context) : NotFound(context))
+             .WithDisplayName("Resumable uploads: tus creation");
+        group.MapMethods("{tusUploadId}", [HttpMethods.Head, HttpMethods.Patch, HttpMethods.Delete, HttpMethods.Get, HttpMethods.Post, HttpMethods.Options], context =>
+             {
+                 var id = context.Request.RouteValues["tusUploadId"] as string;
+                 return tus.Enabled && id is not null && TusProtocolHandler.IsUploadId(id) ? tus.HandleUploadAsync(context, id) : NotFound(context);
+             })
+             .WithDisplayName("Resumable uploads: tus upload");
         return group;
+    }
+
+    private static Task NotFound(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        return Task.CompletedTask;
     }
 
     internal static void EnsureRegistered(IServiceProvider services)

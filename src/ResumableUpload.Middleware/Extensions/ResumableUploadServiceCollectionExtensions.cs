@@ -45,7 +45,9 @@ public static class ResumableUploadServiceCollectionExtensions
         services.TryAddSingleton<IUploadLockProvider, InProcessUploadLockProvider>();
         services.TryAddSingleton<IUploadPartitionResolver, DefaultUploadPartitionResolver>();
         services.TryAddSingleton<UploadEngine>();
+        services.TryAddSingleton<ResumableUpload.Middleware.Http.UploadFront>();
         services.TryAddSingleton<XFileIdProtocolHandler>();
+        services.TryAddSingleton<ResumableUpload.Middleware.Protocols.Tus.TusProtocolHandler>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, UploadExpirationService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>, ResumableUpload.Middleware.Http.FileIdHeaderKestrelSetup>());
 

@@ -15,6 +15,9 @@ namespace ResumableUpload.Middleware.Http;
 /// <item><term>409</term><description>start byte or declared length conflicts with the stored upload; <c>Upload-Offset</c> carries the stored count</description></item>
 /// <item><term>413</term><description>past the declared length or the maximum upload size</description></item>
 /// <item><term>423</term><description>another request is writing this upload</description></item>
+/// <item><term>410</term><description>the upload expired or was removed (tus)</description></item>
+/// <item><term>412 / 415</term><description>unsupported tus version / wrong body content type (tus)</description></item>
+/// <item><term>460</term><description>checksum mismatch (tus); the chunk is discarded</description></item>
 /// <item><term>503 / 507</term><description>a store failed / is out of space</description></item>
 /// </list>
 /// </summary>
@@ -32,6 +35,10 @@ internal static class ProblemResponses
         UploadError.Locked => StatusCodes.Status423Locked,
         UploadError.Rejected => exception.StatusCode ?? StatusCodes.Status403Forbidden,
         UploadError.InsufficientStorage => StatusCodes.Status507InsufficientStorage,
+        UploadError.Gone => StatusCodes.Status410Gone,
+        UploadError.UnsupportedVersion => StatusCodes.Status412PreconditionFailed,
+        UploadError.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
+        UploadError.ChecksumMismatch => 460,
         _ => StatusCodes.Status503ServiceUnavailable,
     };
 
@@ -47,6 +54,10 @@ internal static class ProblemResponses
         UploadError.Locked => "Upload is being written",
         UploadError.Rejected => "Request rejected",
         UploadError.InsufficientStorage => "Insufficient storage",
+        UploadError.Gone => "Upload gone",
+        UploadError.UnsupportedVersion => "Unsupported protocol version",
+        UploadError.UnsupportedMediaType => "Unsupported media type",
+        UploadError.ChecksumMismatch => "Checksum mismatch",
         _ => "Storage unavailable",
     };
 
@@ -62,6 +73,10 @@ internal static class ProblemResponses
         UploadError.Locked => "locked",
         UploadError.Rejected => "rejected",
         UploadError.InsufficientStorage => "insufficient-storage",
+        UploadError.Gone => "gone",
+        UploadError.UnsupportedVersion => "unsupported-version",
+        UploadError.UnsupportedMediaType => "unsupported-media-type",
+        UploadError.ChecksumMismatch => "checksum-mismatch",
         _ => "storage-unavailable",
     };
 

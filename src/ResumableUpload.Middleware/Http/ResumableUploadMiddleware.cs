@@ -1,22 +1,26 @@
 using Microsoft.AspNetCore.Http;
+using ResumableUpload.Middleware.Protocols.Tus;
 using ResumableUpload.Middleware.Protocols.XFileId;
 
 namespace ResumableUpload.Middleware.Http;
 
 /// <summary>
-/// Serves <c>{prefix}/status</c>, <c>{prefix}/upload</c> and (when enabled) <c>{prefix}/download</c>; every other
+/// Serves <c>{prefix}/status</c>, <c>{prefix}/upload</c> and (when enabled) <c>{prefix}/download</c>, and tus at
+/// <c>{prefix}</c> (requests carrying <c>Tus-Resumable</c>, and <c>OPTIONS</c>) and <c>{prefix}/{32 hex}</c>; every other
 /// request goes straight to the next middleware. Paths match case-insensitively, as routing does.
 /// </summary>
 internal sealed class ResumableUploadMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly XFileIdProtocolHandler _handler;
+    private readonly TusProtocolHandler _tus;
     private readonly PathString _prefix;
 
-    public ResumableUploadMiddleware(RequestDelegate next, XFileIdProtocolHandler handler, PathString prefix)
+    public ResumableUploadMiddleware(RequestDelegate next, XFileIdProtocolHandler handler, TusProtocolHandler tus, PathString prefix)
     {
         _next = next;
         _handler = handler;
+        _tus = tus;
         _prefix = prefix;
     }
 
@@ -32,21 +36,44 @@ internal sealed class ResumableUploadMiddleware
         {
             return HttpMethods.IsGet(method) || HttpMethods.IsHead(method)
                 ? _handler.HandleStatusAsync(context)
-                : XFileIdProtocolHandler.MethodNotAllowedAsync(context, "GET, HEAD");
+                : UploadFront.MethodNotAllowedAsync(context, "GET, HEAD");
         }
 
         if (rest.Equals(Routes.Upload, StringComparison.OrdinalIgnoreCase))
         {
             return HttpMethods.IsPost(method)
                 ? _handler.HandleUploadAsync(context)
-                : XFileIdProtocolHandler.MethodNotAllowedAsync(context, "POST");
+                : UploadFront.MethodNotAllowedAsync(context, "POST");
         }
 
         if (_handler.DownloadEnabled && rest.Equals(Routes.Download, StringComparison.OrdinalIgnoreCase))
         {
             return HttpMethods.IsGet(method) || HttpMethods.IsHead(method)
                 ? _handler.HandleDownloadAsync(context)
-                : XFileIdProtocolHandler.MethodNotAllowedAsync(context, "GET, HEAD");
+                : UploadFront.MethodNotAllowedAsync(context, "GET, HEAD");
+        }
+
+        if (_tus.Enabled)
+        {
+            var request = context.Request;
+            if (!rest.HasValue || rest.Value == "/")
+            {
+                // The upload collection: discovery (but not a CORS preflight, which belongs to the CORS middleware)
+                // and creation requests that say they speak tus.
+                var isDiscovery = HttpMethods.IsOptions(method) && !request.Headers.ContainsKey("Access-Control-Request-Method");
+                if (isDiscovery || (HttpMethods.IsPost(method) && TusProtocolHandler.IsTusRequest(request)))
+                {
+                    return _tus.HandleCollectionAsync(context);
+                }
+            }
+            else if (rest.Value!.LastIndexOf('/') == 0 && TusProtocolHandler.IsUploadId(rest.Value.AsSpan(1)))
+            {
+                var isPreflight = HttpMethods.IsOptions(method) && request.Headers.ContainsKey("Access-Control-Request-Method");
+                if (!isPreflight && (TusProtocolHandler.IsTusRequest(request) || !HttpMethods.IsOptions(method)))
+                {
+                    return _tus.HandleUploadAsync(context, rest.Value[1..]);
+                }
+            }
         }
 
         return _next(context);

@@ -33,6 +33,15 @@ public sealed record UploadRecord
     /// <summary>When the record and its bytes may be removed.</summary>
     public DateTimeOffset ExpiresAt { get; init; }
 
+    /// <summary>Whether this upload is a part that a later upload will be assembled from (tus <c>Upload-Concat: partial</c>).</summary>
+    public bool IsPartial { get; init; }
+
+    /// <summary>
+    /// For an upload assembled from parts (tus <c>Upload-Concat: final</c>), the ids of its parts in order;
+    /// otherwise <see langword="null"/>. Such an upload receives no bytes of its own.
+    /// </summary>
+    public IReadOnlyList<string>? Parts { get; init; }
+
     /// <summary>Optional metadata supplied at creation (for example a file name). Empty when none.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = EmptyMetadata;
 

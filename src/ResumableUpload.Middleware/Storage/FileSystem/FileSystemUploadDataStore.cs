@@ -6,7 +6,7 @@ namespace ResumableUpload.Middleware.Storage.FileSystem;
 /// Keeps each upload's bytes in one file under <c>{root}/data</c>, written with positional writes on a file handle
 /// (no <see cref="FileStream"/> buffering, so a completed write is already in the operating system's hands).
 /// </summary>
-internal sealed class FileSystemUploadDataStore : IUploadDataStore
+internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataConcatenation
 {
     private readonly FileSystemPaths _paths;
 
@@ -63,6 +63,37 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore
     }
 
     public ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public async ValueTask ConcatenateAsync(string targetKey, IReadOnlyList<string> sourceKeys, CancellationToken cancellationToken)
+    {
+        var path = _paths.DataPath(targetKey);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        try
+        {
+            var target = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
+            await using (target.ConfigureAwait(false))
+            {
+                foreach (var sourceKey in sourceKeys)
+                {
+                    var source = new FileStream(_paths.DataPath(sourceKey), FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                    await using (source.ConfigureAwait(false))
+                    {
+                        await source.CopyToAsync(target, 1 << 20, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                target.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
 
     public ValueTask DeleteAsync(string key, CancellationToken cancellationToken)
     {

@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace ResumableUpload.Middleware.Storage.InMemory;
 
 /// <summary>Upload bytes in process memory, for tests and demos. Lost when the process ends; not for large files.</summary>
-internal sealed class InMemoryUploadDataStore : IUploadDataStore
+internal sealed class InMemoryUploadDataStore : IUploadDataStore, IUploadDataConcatenation
 {
     private readonly ConcurrentDictionary<string, Blob> _blobs = new(StringComparer.Ordinal);
 
@@ -34,6 +34,26 @@ internal sealed class InMemoryUploadDataStore : IUploadDataStore
     }
 
     public ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask ConcatenateAsync(string targetKey, IReadOnlyList<string> sourceKeys, CancellationToken cancellationToken)
+    {
+        var assembled = new MemoryStream();
+        foreach (var sourceKey in sourceKeys)
+        {
+            if (!_blobs.TryGetValue(sourceKey, out var source))
+            {
+                throw new InvalidOperationException("A part to concatenate has no bytes.");
+            }
+
+            lock (source)
+            {
+                assembled.Write(source.Buffer, 0, checked((int)source.Length));
+            }
+        }
+
+        _blobs[targetKey] = new Blob { Buffer = assembled.ToArray(), Length = assembled.Length };
+        return ValueTask.CompletedTask;
+    }
 
     public ValueTask DeleteAsync(string key, CancellationToken cancellationToken)
     {

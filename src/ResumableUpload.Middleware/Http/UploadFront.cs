@@ -1,0 +1,173 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using ResumableUpload.Middleware.Diagnostics;
+using ResumableUpload.Middleware.Engine;
+using ResumableUpload.Middleware.Storage;
+using MinDataRate = Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate;
+
+namespace ResumableUpload.Middleware.Http;
+
+/// <summary>
+/// What every protocol front does the same way over HTTP: resolve the partition, stream an append with the
+/// per-request limits and map its failures, refuse with problem details, send a finished file.
+/// </summary>
+internal sealed class UploadFront
+{
+    /// <summary>Refused bodies up to this size are drained so the connection can be reused; larger ones close it.</summary>
+    private const long UnreadBodyKeepAliveLimit = 64 * 1024;
+
+    private readonly IUploadPartitionResolver _partitions;
+    private readonly ILogger _logger;
+
+    public UploadFront(UploadEngine engine, IUploadPartitionResolver partitions, ILogger<UploadFront> logger)
+    {
+        Engine = engine;
+        _partitions = partitions;
+        _logger = logger;
+    }
+
+    public UploadEngine Engine { get; }
+
+    public async ValueTask<string> ResolvePartitionAsync(HttpContext context)
+        => await _partitions.ResolvePartitionAsync(context).ConfigureAwait(false)
+           ?? throw new UploadException(UploadError.Forbidden, "This request may not use resumable uploads.");
+
+    /// <summary>
+    /// Takes the upload's lock, streams the request body into it and calls <paramref name="respond"/> with the
+    /// result. Failures are answered here: refusals with problem details, a vanished client with nothing (its
+    /// bytes are kept).
+    /// </summary>
+    public async Task AppendAsync(HttpContext context, AppendRequest request, bool completeWhenBodyEnds, ChunkChecksum? checksum, Func<UploadRecord, Task> respond)
+    {
+        AppendSession? session = null;
+        try
+        {
+            session = await Engine.BeginAppendAsync(request, context.RequestAborted).ConfigureAwait(false);
+            System.Diagnostics.Activity.Current?.SetTag("resumable_upload.key", session.Record.Key);
+
+            // A known body length was checked against the room left by the engine; a chunked body is cut at the
+            // exact limit by the engine itself, so Kestrel's own limit must not cut it earlier.
+            ApplyRequestLimits(context, context.Request.ContentLength is null || session.Record.IsCompleted ? null : session.RemainingCapacity);
+
+            var record = await session.AppendAsync(context.Request.BodyReader, completeWhenBodyEnds, context.RequestAborted, checksum).ConfigureAwait(false);
+            System.Diagnostics.Activity.Current?.SetTag("resumable_upload.offset", record.Offset);
+            await respond(record).ConfigureAwait(false);
+        }
+        catch (UploadException ex)
+        {
+            if (ex.Error is not (UploadError.OffsetMismatch or UploadError.LengthMismatch or UploadError.Locked or UploadError.InvalidHeader or UploadError.Forbidden or UploadError.Rejected or UploadError.NotFound or UploadError.ChecksumMismatch))
+            {
+                Engine.Diagnostics.UploadsFailed.Add(1, new KeyValuePair<string, object?>("error.type", ex.Error.ToString()));
+            }
+
+            await RefuseAsync(context, ex).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            Engine.Diagnostics.UploadsFailed.Add(1, new KeyValuePair<string, object?>("error.type", nameof(UploadError.TooLarge)));
+            await RefuseAsync(context, new UploadException(UploadError.TooLarge, "The body goes past the declared length or the maximum upload size.", ex)
+            {
+                CurrentOffset = session?.Record.Offset,
+            }).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsClientGone(context, ex))
+        {
+            Engine.Diagnostics.ClientDisconnects.Add(1);
+            Log.ClientDisconnected(_logger, session?.Record.Key ?? "(none)", session?.Record.Offset ?? 0);
+            if (ex is BadHttpRequestException bad && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            {
+                // For example a body slower than the minimum data rate (408) or cut short (400).
+                context.Response.StatusCode = bad.StatusCode;
+            }
+        }
+        finally
+        {
+            if (session is not null)
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Sends a finished upload's bytes, with Range, If-Range and conditional-request support.</summary>
+    public async Task SendFileAsync(HttpContext context, UploadRecord record)
+    {
+        if (!record.IsCompleted)
+        {
+            throw new UploadException(UploadError.NotFound, "There is no finished upload with this id.");
+        }
+
+        Stream? stream;
+        try
+        {
+            stream = await Engine.DataStore.OpenReadAsync(record.Key, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (UploadEngine.IsStoreFailure(ex, context.RequestAborted))
+        {
+            throw Engine.StoreFailure(record.Key, ex);
+        }
+
+        if (stream is null)
+        {
+            throw new UploadException(UploadError.NotFound, "There is no finished upload with this id.");
+        }
+
+        try
+        {
+            context.Response.Headers.CacheControl = "private, no-cache";
+            var etag = new EntityTagHeaderValue($"\"{record.Key[..16]}-{record.Length}-{record.UpdatedAt.ToUnixTimeMilliseconds()}\"");
+            var result = Results.Stream(stream, "application/octet-stream", fileDownloadName: null, lastModified: record.UpdatedAt, entityTag: etag, enableRangeProcessing: true);
+            await result.ExecuteAsync(context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is IOException or OperationCanceledException)
+        {
+            // The client went away while the file was being sent.
+        }
+    }
+
+    public async Task RefuseAsync(HttpContext context, UploadException ex)
+    {
+        Log.RequestRefused(_logger, ProblemResponses.StatusCodeOf(ex), ex.Message);
+
+        // The rest of a large or open-ended body is not wanted: close the connection after the answer instead of
+        // reading and discarding it.
+        var request = context.Request;
+        var canHaveBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? request.ContentLength > 0;
+        var closeConnection = canHaveBody && request.ContentLength is null or > UnreadBodyKeepAliveLimit;
+        await ProblemResponses.WriteAsync(context, ex, closeConnection).ConfigureAwait(false);
+    }
+
+    /// <summary>Answers 405 with <c>Allow</c> for a known path and an unsupported method.</summary>
+    public static Task MethodNotAllowedAsync(HttpContext context, string allow)
+    {
+        context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+        context.Response.Headers.Allow = allow;
+        return Task.CompletedTask;
+    }
+
+    private void ApplyRequestLimits(HttpContext context, long? maxBodySize)
+    {
+        // Per request, so the host never has to switch Kestrel's body-size limit off for the whole app.
+        var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false })
+        {
+            sizeFeature.MaxRequestBodySize = maxBodySize;
+        }
+
+        var rateFeature = context.Features.Get<IHttpMinRequestBodyDataRateFeature>();
+        if (rateFeature is not null)
+        {
+            var options = Engine.Options;
+            rateFeature.MinDataRate = options.MinimumBodyDataRate > 0
+                ? new MinDataRate(options.MinimumBodyDataRate, options.MinimumBodyDataRateGracePeriod)
+                : null;
+        }
+    }
+
+    private static bool IsClientGone(HttpContext context, Exception ex)
+        => context.RequestAborted.IsCancellationRequested
+           || ex is IOException or BadHttpRequestException or OperationCanceledException;
+}
