@@ -382,6 +382,7 @@ internal sealed class UploadEngine
             Metadata = request.Metadata,
             IsPartial = request.IsPartial,
             Parts = request.Parts,
+            PartReferences = request.PartReferences,
         };
 
         // Publish offset 0 before the data is truncated, so no reader is ever told about bytes that are gone.
@@ -600,4 +601,6 @@ internal sealed record CreateUploadRequest(string Partition, string FileId, long
     public bool IsPartial { get; init; }
 
     public IReadOnlyList<string>? Parts { get; init; }
+
+    public IReadOnlyList<string>? PartReferences { get; init; }
 }

@@ -81,7 +81,7 @@ internal static class ProblemResponses
     };
 
     /// <summary>Writes the problem response, unless the response has started (then the connection is aborted).</summary>
-    public static async Task WriteAsync(HttpContext context, UploadException exception, bool closeConnection = false)
+    public static async Task WriteAsync(HttpContext context, UploadException exception, bool closeConnection = false, bool plainTextConflict = true)
     {
         var status = StatusCodeOf(exception);
         if (context.Response.HasStarted)
@@ -111,7 +111,7 @@ internal static class ProblemResponses
 
         // The seed protocol's conflict answer is the stored count as plain text (what a resuming client parses);
         // clients that ask for problem details get them.
-        if (exception.Error == UploadError.OffsetMismatch && exception.CurrentOffset is long count && !AcceptsProblemJson(context.Request))
+        if (plainTextConflict && exception.Error == UploadError.OffsetMismatch && exception.CurrentOffset is long count && !AcceptsProblemJson(context.Request))
         {
             var text = count.ToString(CultureInfo.InvariantCulture);
             response.ContentType = "text/plain; charset=utf-8";

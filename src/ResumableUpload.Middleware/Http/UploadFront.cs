@@ -40,9 +40,10 @@ internal sealed class UploadFront
     /// result. Failures are answered here: refusals with problem details, a vanished client with nothing (its
     /// bytes are kept).
     /// </summary>
-    public async Task AppendAsync(HttpContext context, AppendRequest request, bool completeWhenBodyEnds, ChunkChecksum? checksum, Func<UploadRecord, Task> respond)
+    public async Task AppendAsync(HttpContext context, AppendRequest request, bool completeWhenBodyEnds, ChunkChecksum? checksum, bool plainTextConflict, Func<UploadRecord, Task> respond, Func<Task>? onFailure = null)
     {
         AppendSession? session = null;
+        var succeeded = false;
         try
         {
             session = await Engine.BeginAppendAsync(request, context.RequestAborted).ConfigureAwait(false);
@@ -54,27 +55,31 @@ internal sealed class UploadFront
 
             var record = await session.AppendAsync(context.Request.BodyReader, completeWhenBodyEnds, context.RequestAborted, checksum).ConfigureAwait(false);
             System.Diagnostics.Activity.Current?.SetTag("resumable_upload.offset", record.Offset);
+            succeeded = true;
             await respond(record).ConfigureAwait(false);
         }
         catch (UploadException ex)
         {
+            await FailedAsync().ConfigureAwait(false);
             if (ex.Error is not (UploadError.OffsetMismatch or UploadError.LengthMismatch or UploadError.Locked or UploadError.InvalidHeader or UploadError.Forbidden or UploadError.Rejected or UploadError.NotFound or UploadError.ChecksumMismatch))
             {
                 Engine.Diagnostics.UploadsFailed.Add(1, new KeyValuePair<string, object?>("error.type", ex.Error.ToString()));
             }
 
-            await RefuseAsync(context, ex).ConfigureAwait(false);
+            await RefuseAsync(context, ex, plainTextConflict).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
+            await FailedAsync().ConfigureAwait(false);
             Engine.Diagnostics.UploadsFailed.Add(1, new KeyValuePair<string, object?>("error.type", nameof(UploadError.TooLarge)));
             await RefuseAsync(context, new UploadException(UploadError.TooLarge, "The body goes past the declared length or the maximum upload size.", ex)
             {
                 CurrentOffset = session?.Record.Offset,
-            }).ConfigureAwait(false);
+            }, plainTextConflict).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsClientGone(context, ex))
         {
+            await FailedAsync().ConfigureAwait(false);
             Engine.Diagnostics.ClientDisconnects.Add(1);
             Log.ClientDisconnected(_logger, session?.Record.Key ?? "(none)", session?.Record.Offset ?? 0);
             if (ex is BadHttpRequestException bad && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
@@ -88,6 +93,31 @@ internal sealed class UploadFront
             if (session is not null)
             {
                 await session.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        // Runs before the refusal is written (and after the lock is released), so the client sees its effect.
+        async Task FailedAsync()
+        {
+            if (onFailure is null || succeeded)
+            {
+                return;
+            }
+
+            if (session is not null)
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
+                session = null;
+            }
+
+            try
+            {
+                await onFailure().ConfigureAwait(false);
+            }
+            catch (Exception cleanupFailure)
+            {
+                // The refusal still goes out; whatever was left behind expires.
+                Log.StoreFailed(_logger, session?.Record.Key, cleanupFailure);
             }
         }
     }
@@ -128,7 +158,11 @@ internal sealed class UploadFront
         }
     }
 
-    public async Task RefuseAsync(HttpContext context, UploadException ex)
+    /// <summary>Answers a refusal with problem details (see <see cref="ProblemResponses"/>).</summary>
+    /// <param name="context">The request.</param>
+    /// <param name="ex">The refusal.</param>
+    /// <param name="plainTextConflict">Whether an offset conflict is answered with the stored count as plain text (the X-File-Id protocol's convention).</param>
+    public async Task RefuseAsync(HttpContext context, UploadException ex, bool plainTextConflict)
     {
         Log.RequestRefused(_logger, ProblemResponses.StatusCodeOf(ex), ex.Message);
 
@@ -137,7 +171,7 @@ internal sealed class UploadFront
         var request = context.Request;
         var canHaveBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? request.ContentLength > 0;
         var closeConnection = canHaveBody && request.ContentLength is null or > UnreadBodyKeepAliveLimit;
-        await ProblemResponses.WriteAsync(context, ex, closeConnection).ConfigureAwait(false);
+        await ProblemResponses.WriteAsync(context, ex, closeConnection, plainTextConflict).ConfigureAwait(false);
     }
 
     /// <summary>Answers 405 with <c>Allow</c> for a known path and an unsupported method.</summary>

@@ -42,6 +42,9 @@ public sealed record UploadRecord
     /// </summary>
     public IReadOnlyList<string>? Parts { get; init; }
 
+    /// <summary>The parts as the client named them at creation (for example their URLs), so a protocol can echo them; otherwise <see langword="null"/>.</summary>
+    public IReadOnlyList<string>? PartReferences { get; init; }
+
     /// <summary>Optional metadata supplied at creation (for example a file name). Empty when none.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = EmptyMetadata;
 

@@ -54,10 +54,13 @@ internal sealed class TusProtocolHandler
     /// <summary>Whether a request is meant for tus (it carries <c>Tus-Resumable</c>).</summary>
     public static bool IsTusRequest(HttpRequest request) => request.Headers.ContainsKey(TusHeaders.TusResumable);
 
-    /// <summary>The effective method: <c>X-HTTP-Method-Override</c> on a POST replaces it (for clients that cannot send PATCH or DELETE).</summary>
+    /// <summary>
+    /// Core: "If a request contains the X-HTTP-Method-Override header, the Server MUST use its value as the HTTP
+    /// method, ignoring the original method" (for clients that cannot send PATCH or DELETE).
+    /// </summary>
     public static string EffectiveMethod(HttpRequest request)
     {
-        if (HttpMethods.IsPost(request.Method) && request.Headers.TryGetValue(TusHeaders.MethodOverride, out var overridden) && overridden.Count == 1 && !string.IsNullOrEmpty(overridden[0]))
+        if (request.Headers.TryGetValue(TusHeaders.MethodOverride, out var overridden) && overridden.Count == 1 && !string.IsNullOrEmpty(overridden[0]))
         {
             return overridden[0]!.ToUpperInvariant();
         }
@@ -90,7 +93,7 @@ internal sealed class TusProtocolHandler
         }
         catch (UploadException ex)
         {
-            await _front.RefuseAsync(context, ex).ConfigureAwait(false);
+            await _front.RefuseAsync(context, ex, plainTextConflict: false).ConfigureAwait(false);
         }
     }
 
@@ -142,7 +145,7 @@ internal sealed class TusProtocolHandler
         }
         catch (UploadException ex)
         {
-            await _front.RefuseAsync(context, ex).ConfigureAwait(false);
+            await _front.RefuseAsync(context, ex, plainTextConflict: false).ConfigureAwait(false);
         }
     }
 
@@ -207,7 +210,7 @@ internal sealed class TusProtocolHandler
     {
         var request = context.Request;
         var options = _engine.Options;
-        var (isPartial, partIds) = ReadConcat(request);
+        var (isPartial, partIds, partUrls) = ReadConcat(request);
         var length = TusHeaders.ReadNumber(request, TusHeaders.UploadLength);
         var deferValues = request.Headers[TusHeaders.UploadDeferLength];
         if (deferValues.Count > 0 && (deferValues.Count != 1 || deferValues[0] != "1"))
@@ -241,6 +244,11 @@ internal sealed class TusProtocolHandler
                 : $"Creation with upload needs Content-Type: {TusHeaders.OffsetOctetStream}.");
         }
 
+        if (hasBody && request.ContentLength > (length ?? options.MaxUploadSize))
+        {
+            throw new UploadException(UploadError.TooLarge, $"The body ({request.ContentLength} bytes) is longer than the upload ({length ?? options.MaxUploadSize} bytes).");
+        }
+
         var metadata = TusHeaders.ReadMetadata(request);
         var partition = await _front.ResolvePartitionAsync(context).ConfigureAwait(false);
         var id = NewId();
@@ -272,11 +280,12 @@ internal sealed class TusProtocolHandler
             length = total;
         }
 
-        var record = await _engine.CreateAsync(new CreateUploadRequest(partition, fileId, partIds is null ? length : null, context)
+        var record = await _engine.CreateAsync(new CreateUploadRequest(partition, fileId, length, context)
         {
             Metadata = metadata,
             IsPartial = isPartial,
             Parts = parts,
+            PartReferences = partUrls,
         }, context.RequestAborted).ConfigureAwait(false);
 
         var location = $"{request.PathBase}{request.Path.Value!.TrimEnd('/')}/{id}";
@@ -288,11 +297,20 @@ internal sealed class TusProtocolHandler
         if (hasBody)
         {
             // Creation with upload: the body is the upload's first bytes, appended as a PATCH at offset 0 would be.
-            await _front.AppendAsync(context, new AppendRequest(partition, fileId, 0, null, request.ContentLength, context) { AllowRestart = false }, completeWhenBodyEnds: false, checksum: ReadChecksum(request), appended =>
-            {
-                WriteCreated(context, location, appended);
-                return Task.CompletedTask;
-            }).ConfigureAwait(false);
+            // If that fails, the client never learns the upload's URL, so the upload is removed again.
+            using var checksum = ReadChecksum(request);
+            await _front.AppendAsync(
+                context,
+                new AppendRequest(partition, fileId, 0, null, request.ContentLength, context) { AllowRestart = false },
+                completeWhenBodyEnds: false,
+                checksum,
+                plainTextConflict: false,
+                appended =>
+                {
+                    WriteCreated(context, location, appended);
+                    return Task.CompletedTask;
+                },
+                onFailure: async () => await _engine.DeleteAsync(partition, fileId, context, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
             return;
         }
 
@@ -350,8 +368,8 @@ internal sealed class TusProtocolHandler
         }
         else if (record.Parts is not null)
         {
-            var basePath = context.Request.PathBase + context.Request.Path.Value![..context.Request.Path.Value!.LastIndexOf('/')];
-            headers[TusHeaders.UploadConcat] = "final;" + string.Join(' ', record.Parts.Select(p => basePath + "/" + p[FileIdPrefix.Length..]));
+            // Concatenation: "the Server MUST include the Upload-Concat header ... as received in the upload creation request".
+            headers[TusHeaders.UploadConcat] = "final;" + string.Join(' ', record.PartReferences ?? record.Parts.Select(p => p[FileIdPrefix.Length..]));
         }
 
         AddExpires(response, record);
@@ -391,7 +409,7 @@ internal sealed class TusProtocolHandler
 
         using (checksum)
         {
-            await _front.AppendAsync(context, new AppendRequest(record.Partition, record.FileId, offset, length, request.ContentLength, context) { AllowRestart = false }, completeWhenBodyEnds: false, checksum, appended =>
+            await _front.AppendAsync(context, new AppendRequest(record.Partition, record.FileId, offset, length, request.ContentLength, context) { AllowRestart = false }, completeWhenBodyEnds: false, checksum, plainTextConflict: false, appended =>
             {
                 var response = context.Response;
                 response.StatusCode = StatusCodes.Status204NoContent;
@@ -484,12 +502,12 @@ internal sealed class TusProtocolHandler
     /// Concatenation: "Upload-Concat: partial" marks a part; "Upload-Concat: final;&lt;urls&gt;" lists the parts (absolute
     /// or path-absolute URLs separated by spaces) of the upload being created.
     /// </summary>
-    private (bool IsPartial, IReadOnlyList<string>? PartIds) ReadConcat(HttpRequest request)
+    private (bool IsPartial, IReadOnlyList<string>? PartIds, IReadOnlyList<string>? PartUrls) ReadConcat(HttpRequest request)
     {
         var values = request.Headers[TusHeaders.UploadConcat];
         if (values.Count == 0)
         {
-            return (false, null);
+            return (false, null, null);
         }
 
         if (!SupportsConcatenation)
@@ -500,7 +518,7 @@ internal sealed class TusProtocolHandler
         var value = values.Count == 1 ? values[0]! : string.Empty;
         if (value == "partial")
         {
-            return (true, null);
+            return (true, null, null);
         }
 
         if (!value.StartsWith("final;", StringComparison.Ordinal))
@@ -509,7 +527,8 @@ internal sealed class TusProtocolHandler
         }
 
         var ids = new List<string>();
-        foreach (var url in value["final;".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        var urls = value["final;".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var url in urls)
         {
             var path = Uri.TryCreate(url, UriKind.Absolute, out var absolute) ? absolute.AbsolutePath : url;
             var slash = path.TrimEnd('/').LastIndexOf('/');
@@ -527,7 +546,7 @@ internal sealed class TusProtocolHandler
             throw TusHeaders.Invalid(TusHeaders.UploadConcat, "A final upload needs at least one part.");
         }
 
-        return (false, ids);
+        return (false, ids, urls);
     }
 
     /// <summary>Expiration: "The Upload-Expires response header indicates the time after which the unfinished upload expires ... in RFC 9110 format."</summary>

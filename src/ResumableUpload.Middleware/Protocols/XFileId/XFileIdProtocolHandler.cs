@@ -55,7 +55,7 @@ internal sealed class XFileIdProtocolHandler
         }
         catch (UploadException ex)
         {
-            await _front.RefuseAsync(context, ex).ConfigureAwait(false);
+            await _front.RefuseAsync(context, ex, plainTextConflict: true).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -95,11 +95,11 @@ internal sealed class XFileIdProtocolHandler
         }
         catch (UploadException ex)
         {
-            await _front.RefuseAsync(context, ex).ConfigureAwait(false);
+            await _front.RefuseAsync(context, ex, plainTextConflict: true).ConfigureAwait(false);
             return;
         }
 
-        await _front.AppendAsync(context, appendRequest, completeWhenBodyEnds: true, checksum: null, record =>
+        await _front.AppendAsync(context, appendRequest, completeWhenBodyEnds: true, checksum: null, plainTextConflict: true, record =>
         {
             var response = context.Response;
             response.StatusCode = StatusCodes.Status200OK;
@@ -142,7 +142,7 @@ internal sealed class XFileIdProtocolHandler
         }
         catch (UploadException ex)
         {
-            await _front.RefuseAsync(context, ex).ConfigureAwait(false);
+            await _front.RefuseAsync(context, ex, plainTextConflict: true).ConfigureAwait(false);
         }
     }
 
