@@ -59,6 +59,55 @@ public sealed class BrowserUploadTests(SampleAppFixture sample, ITestOutputHelpe
         await AssertStoredFileEqualsAsync(run.FileId, file);
     }
 
+    [Fact]
+    public async Task TusPage_WhenPausedReloadedAndResumed_StoresTheWholeFileAtItsUploadUrl()
+    {
+        // tus.html needs tus-js-client's browser bundle, which the sample's build copies from its node_modules.
+        var bundle = Path.Combine(AppContext.BaseDirectory, "wwwroot", "lib", "tus.min.js");
+        if (!File.Exists(bundle))
+        {
+            Assert.Fail(
+                $"tus-js-client's browser bundle is not in the build output ({bundle}), so tus.html cannot upload. " +
+                "Run `npm ci` in samples/ResumableUpload.Sample, then build again (the sample's build copies " +
+                "node_modules/tus-js-client/dist/tus.min.js into wwwroot/lib/).");
+        }
+
+        var file = CreateRandomFile("tus");
+
+        var run = await BrowserDriver.RunScenarioAsync(sample.BaseAddress, file, "tus");
+        output.WriteLine(run.Describe());
+
+        run.Ok.Should().BeTrue("the browser scenario should pass: {0}\n{1}", run.Error, run.Describe());
+        run.ExitCode.Should().Be(0, run.Describe());
+        run.String("missingBundleMessage").Should().Contain("run npm ci in samples/ResumableUpload.Sample to enable this page",
+            "without tus-js-client the page tells how to enable it\n{0}", run.Describe());
+        run.Number("size").Should().Be(FileSize);
+        run.Number("storedAfterStop").Should().BeInRange(1, FileSize - 1, "a pause part-way leaves part of the file stored\n{0}", run.Describe());
+        run.Number("resumedFrom").Should().Be(run.Number("storedAfterStop"), "Resume sends only what the server is missing");
+        run.Number("storedAtReload").Should().BeInRange(run.Number("storedAfterStop") + 1, FileSize - 1, run.Describe());
+        run.Number("resumedAfterReloadFrom").Should().Be(run.Number("storedAtReload"), "after a reload the page carries on with the same upload");
+        run.Number("downloadStatusWhileIncomplete").Should().Be(404, "an unfinished upload cannot be downloaded");
+        run.Number("finalStored").Should().Be(FileSize);
+        run.Number("downloadedLength").Should().Be(FileSize, "the row's download link gives the whole file\n{0}", run.Describe());
+
+        var uploadUrl = new Uri(run.String("uploadUrl") ?? throw new InvalidOperationException("The result has no uploadUrl." + Environment.NewLine + run.Describe()));
+        uploadUrl.GetLeftPart(UriPartial.Authority).Should().Be(sample.BaseAddress.GetLeftPart(UriPartial.Authority));
+        uploadUrl.AbsolutePath.Should().MatchRegex("^/[0-9a-f]{32}$", "the sample's tus uploads live at /<32 hex digits>");
+
+        using (var head = new HttpRequestMessage(HttpMethod.Head, uploadUrl))
+        {
+            head.Headers.Add("Tus-Resumable", "1.0.0");
+            using var headResponse = await sample.Client.SendAsync(head);
+            headResponse.StatusCode.Should().Be(HttpStatusCode.OK);
+            headResponse.Headers.GetValues("Upload-Offset").Should().Equal(FileSize.ToString(CultureInfo.InvariantCulture));
+        }
+
+        using var response = await sample.Client.GetAsync(uploadUrl, HttpCompletionOption.ResponseHeadersRead);
+        response.StatusCode.Should().Be(HttpStatusCode.OK, "the finished tus upload {0} can be downloaded", uploadUrl);
+        response.Content.Headers.ContentLength.Should().Be(FileSize);
+        await AssertSameBytesAsync(response, file);
+    }
+
     private static void AssertStoppedAndResumed(BrowserRun run)
     {
         run.Ok.Should().BeTrue("the browser scenario should pass: {0}\n{1}", run.Error, run.Describe());
@@ -85,7 +134,11 @@ public sealed class BrowserUploadTests(SampleAppFixture sample, ITestOutputHelpe
             HttpCompletionOption.ResponseHeadersRead);
         response.StatusCode.Should().Be(HttpStatusCode.OK, "the finished upload {0} can be downloaded", fileId);
         response.Content.Headers.ContentLength.Should().Be(FileSize);
+        await AssertSameBytesAsync(response, originalPath);
+    }
 
+    private static async Task AssertSameBytesAsync(HttpResponseMessage response, string originalPath)
+    {
         await using var downloaded = await response.Content.ReadAsStreamAsync();
         var downloadedHash = await SHA256.HashDataAsync(downloaded);
         await using var original = File.OpenRead(originalPath);

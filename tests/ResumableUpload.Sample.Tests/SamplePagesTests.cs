@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.RegularExpressions;
 
 namespace ResumableUpload.Sample.Tests;
 
@@ -10,6 +11,8 @@ public sealed class SamplePagesTests(SampleAppFixture sample)
     [InlineData("", "app.js")]
     [InlineData("index.html", "app.js")]
     [InlineData("classic.html", "classic-uploader.js")]
+    [InlineData("tus.html", "tus-app.js")]
+    [InlineData("tus.html", "lib/tus.min.js")]
     public async Task Page_WhenRequested_IsServedAsHtmlThatLoadsItsScript(string path, string script)
     {
         using var response = await sample.Client.GetAsync(new Uri(path, UriKind.Relative));
@@ -24,6 +27,7 @@ public sealed class SamplePagesTests(SampleAppFixture sample)
     [InlineData("app.js")]
     [InlineData("resumable-upload.js")]
     [InlineData("classic-uploader.js")]
+    [InlineData("tus-app.js")]
     public async Task Script_WhenRequested_IsServedWithAJavaScriptMediaType(string path)
     {
         // Browsers refuse to run an ES module served with any other media type.
@@ -39,6 +43,44 @@ public sealed class SamplePagesTests(SampleAppFixture sample)
         var html = await sample.Client.GetStringAsync(new Uri("index.html", UriKind.Relative));
 
         html.Should().Contain("href=\"classic.html\"");
+    }
+
+    [Fact]
+    public async Task SamplePage_WhenRequested_LinksToTheTusPageWithARelativeUrl()
+    {
+        var html = await sample.Client.GetStringAsync(new Uri("index.html", UriKind.Relative));
+
+        html.Should().Contain("href=\"tus.html\"");
+    }
+
+    [Fact]
+    public async Task TusPage_WhenRead_SaysHowToEnableItWithoutTusJsClient()
+    {
+        // Shown by tus-app.js when lib/tus.min.js did not load (the sample was built without `npm ci`).
+        var html = await sample.Client.GetStringAsync(new Uri("tus.html", UriKind.Relative));
+
+        html.Should().Contain("id=\"tus-missing\"");
+        var text = Regex.Replace(Regex.Replace(html, "<[^>]+>", string.Empty), @"\s+", " ");
+        text.Should().Contain("run npm ci in samples/ResumableUpload.Sample to enable this page");
+    }
+
+    [Fact]
+    public async Task TusJsClientBundle_AfterNpmCiAndBuild_IsServedFromLib()
+    {
+        // The sample's build copies node_modules/tus-js-client/dist/tus.min.js into its output's wwwroot/lib/.
+        using var response = await sample.Client.GetAsync(new Uri("lib/tus.min.js", UriKind.Relative));
+
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            Assert.Fail(
+                "lib/tus.min.js (tus-js-client's browser bundle, needed by tus.html) is not in the sample's build output " +
+                $"({Path.Combine(AppContext.BaseDirectory, "wwwroot", "lib")}). " +
+                "Run `npm ci` in samples/ResumableUpload.Sample, then build again.");
+        }
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        response.Content.Headers.ContentType?.MediaType.Should().BeOneOf("text/javascript", "application/javascript");
+        (await response.Content.ReadAsStringAsync()).Should().Contain(".tus=", "it is tus-js-client's UMD bundle, which defines window.tus");
     }
 
     [Fact]
