@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the repository from a clean clone on a bare machine:
-#   1. installs what the tests need if it is missing (Chromium from Debian's packages, Node.js, the browser
-#      test's npm packages),
+#   1. installs what the tests need if it is missing (Chromium from Debian's packages, Node.js, the npm
+#      packages of the browser test, the tus-js-client interop test and the sample's tus page),
 #   2. builds the solution,
 #   3. runs every test project (unit, protocol, browser end-to-end),
 #   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh).
@@ -50,10 +50,12 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   log "installing Node.js and npm for the browser end-to-end test"
   apt_install nodejs npm
 fi
-if [[ -f "$BROWSER_DIR/package-lock.json" ]]; then
-  log "installing the browser test's npm packages"
-  (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+for NPM_DIR in "$BROWSER_DIR" tests/ResumableUpload.Interop.Tests/tus-js samples/ResumableUpload.Sample; do
+  if [[ -f "$NPM_DIR/package-lock.json" ]]; then
+    log "installing the npm packages of $NPM_DIR"
+    (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
 
 # --- 2. build -----------------------------------------------------------------------------------
 log "building ($CONFIGURATION)"
