@@ -59,7 +59,7 @@ internal static class BrowserDriver
             : "The browser end-to-end tests cannot run:" + Environment.NewLine + string.Join(Environment.NewLine, problems);
     }
 
-    /// <summary>Runs a scenario ("classic" or "index") against <paramref name="baseAddress"/> with <paramref name="file"/>.</summary>
+    /// <summary>Runs a scenario ("classic", "index", "dropped" or "tus") against <paramref name="baseAddress"/> with <paramref name="file"/>.</summary>
     public static async Task<BrowserRun> RunScenarioAsync(Uri baseAddress, string file, string scenario, string? screenshot = null)
     {
         if (MissingPrerequisites() is { } missing)
