@@ -71,6 +71,13 @@ public sealed class ResumableUploadOptions
     public bool EnableTus { get; set; } = true;
 
     /// <summary>
+    /// Whether the IETF "Resumable Uploads for HTTP" draft (interop versions 3 to 8) is served: creation at
+    /// <c>{prefix}</c> (requests carrying <c>Upload-Draft-Interop-Version</c>, <c>Upload-Complete</c> or
+    /// <c>Upload-Incomplete</c>), upload resources at <c>{prefix}/{id}</c>. Default: <see langword="true"/>.
+    /// </summary>
+    public bool EnableIetf { get; set; } = true;
+
+    /// <summary>
     /// The partition of requests without an authenticated user. Default: <c>anonymous</c>. All anonymous clients
     /// share it, so hosts that serve anonymous users should scope ids some other way (for example a custom
     /// <see cref="IUploadPartitionResolver"/> that reads a session).

@@ -19,8 +19,11 @@ internal sealed class AppendSession : IAsyncDisposable
     private readonly IAsyncDisposable _lock;
     private readonly HttpContext? _httpContext;
 
-    internal AppendSession(UploadEngine engine, IAsyncDisposable heldLock, UploadRecord record, HttpContext? httpContext)
+    private readonly ActiveWrite _write;
+
+    internal AppendSession(UploadEngine engine, IAsyncDisposable heldLock, UploadRecord record, HttpContext? httpContext, ActiveWrite write)
     {
+        _write = write;
         _engine = engine;
         _lock = heldLock;
         Record = record;
@@ -85,13 +88,14 @@ internal sealed class AppendSession : IAsyncDisposable
         }
 
         diagnostics.ActiveWrites.Add(1);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _write.Superseded.Token);
         var bodyEnded = false;
         ExceptionDispatchInfo? failure = null;
         try
         {
             while (true)
             {
-                var result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var result = await body.ReadAsync(reading.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 var received = buffer.Length; // read before AdvanceTo: the buffer is not ours after it
                 var room = limit - writer.Position;
@@ -181,6 +185,14 @@ internal sealed class AppendSession : IAsyncDisposable
             }
         }
 
+        if (failure is not null && _write.Superseded.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new UploadException(UploadError.Superseded, "A newer request for this upload ended this one; its bytes up to here are kept.")
+            {
+                CurrentOffset = record.Offset,
+            };
+        }
+
         failure?.Throw();
         return record;
     }
@@ -228,5 +240,9 @@ internal sealed class AppendSession : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => _lock.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        _engine.EndWrite(Record.Key, _write);
+        await _lock.DisposeAsync().ConfigureAwait(false);
+    }
 }

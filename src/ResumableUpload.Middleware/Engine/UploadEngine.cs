@@ -50,7 +50,43 @@ internal sealed class UploadEngine
 
     internal IUploadDataStore DataStore => _data;
 
+    /// <summary>The append running for each upload key in this process, so a newer request can take over.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ActiveWrite> _activeWrites = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Ends the append that is writing this upload in this process, if any, and waits (at most
+    /// <paramref name="wait"/>) until it has published its bytes and released the upload. Its request is told it
+    /// was superseded. Used where a protocol says a new request for an upload ends the earlier one.
+    /// </summary>
+    public async ValueTask TakeOverAsync(string partition, string fileId, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var key = UploadKeys.Create(partition, fileId);
+        if (!_activeWrites.TryGetValue(key, out var write))
+        {
+            return;
+        }
+
+        await write.Superseded.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await write.Ended.Task.WaitAsync(wait, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The lock wait of the caller decides what happens next.
+        }
+    }
+
+    internal void EndWrite(string key, ActiveWrite write)
+    {
+        _activeWrites.TryRemove(new KeyValuePair<string, ActiveWrite>(key, write));
+        write.Ended.TrySetResult();
+    }
+
     internal ILogger Logger => _logger;
+
+    /// <summary>The current time of the injected clock.</summary>
+    internal DateTimeOffset Now => _time.GetUtcNow();
 
     /// <summary>
     /// Returns the upload's last published state, or <see langword="null"/> when it is unknown, expired or not
@@ -180,7 +216,9 @@ internal sealed class UploadEngine
                 Log.UploadResumed(_logger, key, record.Offset);
             }
 
-            return new AppendSession(this, held, record!, request.HttpContext);
+            var write = new ActiveWrite();
+            _activeWrites[key] = write;
+            return new AppendSession(this, held, record!, request.HttpContext, write);
         }
         catch
         {
@@ -573,6 +611,15 @@ internal sealed class UploadEngine
 
         return false;
     }
+}
+
+/// <summary>An append in progress: cancelled when a newer request takes over; completed when the append has ended.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "A source without timers holds nothing to release; disposing it would race with TakeOverAsync.")]
+internal sealed class ActiveWrite
+{
+    public CancellationTokenSource Superseded { get; } = new();
+
+    public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
 /// <summary>What a protocol front asks of <see cref="UploadEngine.BeginAppendAsync"/>.</summary>

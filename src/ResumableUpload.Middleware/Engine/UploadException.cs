@@ -42,6 +42,9 @@ internal enum UploadError
     /// <summary>460: the body does not match the checksum the client sent (tus); the chunk is discarded.</summary>
     ChecksumMismatch,
 
+    /// <summary>A newer request for the upload took over; the superseded request's connection is closed.</summary>
+    Superseded,
+
     /// <summary>503: a store failed.</summary>
     StorageUnavailable,
 
@@ -66,6 +69,12 @@ internal sealed class UploadException : Exception
     /// <summary>The header at fault, for 400s.</summary>
     public string? Header { get; init; }
 
-    /// <summary>The status code chosen by an event handler, for <see cref="UploadError.Rejected"/>.</summary>
+    /// <summary>The status code chosen by an event handler (<see cref="UploadError.Rejected"/>) or by a protocol front that answers this error differently.</summary>
     public int? StatusCode { get; init; }
+
+    /// <summary>A problem type URI a protocol defines for this failure (for example the IETF draft's), instead of the package's own.</summary>
+    public string? ProblemType { get; init; }
+
+    /// <summary>Extra numeric members of the problem details (for example <c>expected-offset</c>).</summary>
+    public IReadOnlyList<KeyValuePair<string, long>>? Members { get; init; }
 }

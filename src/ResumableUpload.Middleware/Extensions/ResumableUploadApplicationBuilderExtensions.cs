@@ -44,7 +44,7 @@ public static class ResumableUploadEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(pattern);
         EnsureRegistered(endpoints.ServiceProvider);
         var handler = endpoints.ServiceProvider.GetRequiredService<XFileIdProtocolHandler>();
-        var tus = endpoints.ServiceProvider.GetRequiredService<TusProtocolHandler>();
+        var protocols = endpoints.ServiceProvider.GetRequiredService<ResumableProtocolRouter>();
 
         var group = endpoints.MapGroup(pattern);
         group.MapMethods("status", [HttpMethods.Get, HttpMethods.Head], handler.HandleStatusAsync)
@@ -62,14 +62,14 @@ public static class ResumableUploadEndpointRouteBuilderExtensions
                  return handler.HandleDownloadAsync(context);
              })
              .WithDisplayName("Resumable uploads: download");
-        group.MapMethods("", [HttpMethods.Options, HttpMethods.Post], context => tus.Enabled ? tus.HandleCollectionAsync(context) : NotFound(context))
-             .WithDisplayName("Resumable uploads: tus creation");
-        group.MapMethods("{tusUploadId}", [HttpMethods.Head, HttpMethods.Patch, HttpMethods.Delete, HttpMethods.Get, HttpMethods.Post, HttpMethods.Options], context =>
+        group.MapMethods("", [HttpMethods.Options, HttpMethods.Post], context => protocols.AnyEnabled ? protocols.HandleCollectionAsync(context) : NotFound(context))
+             .WithDisplayName("Resumable uploads: tus and IETF creation");
+        group.MapMethods("{uploadId}", [HttpMethods.Head, HttpMethods.Patch, HttpMethods.Delete, HttpMethods.Get, HttpMethods.Post, HttpMethods.Options], context =>
              {
-                 var id = context.Request.RouteValues["tusUploadId"] as string;
-                 return tus.Enabled && id is not null && TusProtocolHandler.IsUploadId(id) ? tus.HandleUploadAsync(context, id) : NotFound(context);
+                 var id = context.Request.RouteValues["uploadId"] as string;
+                 return protocols.AnyEnabled && id is not null && TusProtocolHandler.IsUploadId(id) ? protocols.HandleUploadAsync(context, id) : NotFound(context);
              })
-             .WithDisplayName("Resumable uploads: tus upload");
+             .WithDisplayName("Resumable uploads: tus and IETF upload");
         return group;
     }
 

@@ -48,6 +48,8 @@ public static class ResumableUploadServiceCollectionExtensions
         services.TryAddSingleton<ResumableUpload.Middleware.Http.UploadFront>();
         services.TryAddSingleton<XFileIdProtocolHandler>();
         services.TryAddSingleton<ResumableUpload.Middleware.Protocols.Tus.TusProtocolHandler>();
+        services.TryAddSingleton<ResumableUpload.Middleware.Protocols.Ietf.IetfProtocolHandler>();
+        services.TryAddSingleton<ResumableUpload.Middleware.Http.ResumableProtocolRouter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, UploadExpirationService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>, ResumableUpload.Middleware.Http.FileIdHeaderKestrelSetup>());
 

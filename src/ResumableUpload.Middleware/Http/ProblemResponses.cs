@@ -25,7 +25,7 @@ internal static class ProblemResponses
 {
     public const string ProblemTypeBase = "urn:resumable-upload:problem:";
 
-    public static int StatusCodeOf(UploadException exception) => exception.Error switch
+    public static int StatusCodeOf(UploadException exception) => exception.StatusCode ?? exception.Error switch
     {
         UploadError.InvalidHeader => StatusCodes.Status400BadRequest,
         UploadError.Forbidden => StatusCodes.Status403Forbidden,
@@ -33,12 +33,13 @@ internal static class ProblemResponses
         UploadError.OffsetMismatch or UploadError.LengthMismatch or UploadError.AlreadyCompleted => StatusCodes.Status409Conflict,
         UploadError.TooLarge => StatusCodes.Status413PayloadTooLarge,
         UploadError.Locked => StatusCodes.Status423Locked,
-        UploadError.Rejected => exception.StatusCode ?? StatusCodes.Status403Forbidden,
+        UploadError.Rejected => StatusCodes.Status403Forbidden,
         UploadError.InsufficientStorage => StatusCodes.Status507InsufficientStorage,
         UploadError.Gone => StatusCodes.Status410Gone,
         UploadError.UnsupportedVersion => StatusCodes.Status412PreconditionFailed,
         UploadError.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         UploadError.ChecksumMismatch => 460,
+        UploadError.Superseded => StatusCodes.Status409Conflict,
         _ => StatusCodes.Status503ServiceUnavailable,
     };
 
@@ -58,6 +59,7 @@ internal static class ProblemResponses
         UploadError.UnsupportedVersion => "Unsupported protocol version",
         UploadError.UnsupportedMediaType => "Unsupported media type",
         UploadError.ChecksumMismatch => "Checksum mismatch",
+        UploadError.Superseded => "Superseded by a newer request",
         _ => "Storage unavailable",
     };
 
@@ -77,6 +79,7 @@ internal static class ProblemResponses
         UploadError.UnsupportedVersion => "unsupported-version",
         UploadError.UnsupportedMediaType => "unsupported-media-type",
         UploadError.ChecksumMismatch => "checksum-mismatch",
+        UploadError.Superseded => "superseded",
         _ => "storage-unavailable",
     };
 
@@ -133,7 +136,7 @@ internal static class ProblemResponses
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("type", ProblemTypeBase + TypeOf(exception.Error));
+            json.WriteString("type", exception.ProblemType ?? ProblemTypeBase + TypeOf(exception.Error));
             json.WriteString("title", TitleOf(exception.Error));
             json.WriteNumber("status", status);
             json.WriteString("detail", exception.Message);
@@ -145,6 +148,11 @@ internal static class ProblemResponses
             if (exception.CurrentOffset is long current)
             {
                 json.WriteNumber("offset", current);
+            }
+
+            foreach (var (name, value) in exception.Members ?? [])
+            {
+                json.WriteNumber(name, value);
             }
 
             json.WriteEndObject();

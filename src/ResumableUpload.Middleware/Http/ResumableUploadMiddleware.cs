@@ -5,22 +5,22 @@ using ResumableUpload.Middleware.Protocols.XFileId;
 namespace ResumableUpload.Middleware.Http;
 
 /// <summary>
-/// Serves <c>{prefix}/status</c>, <c>{prefix}/upload</c> and (when enabled) <c>{prefix}/download</c>, and tus at
-/// <c>{prefix}</c> (requests carrying <c>Tus-Resumable</c>, and <c>OPTIONS</c>) and <c>{prefix}/{32 hex}</c>; every other
+/// Serves <c>{prefix}/status</c>, <c>{prefix}/upload</c> and (when enabled) <c>{prefix}/download</c>, and tus and the
+/// IETF draft at <c>{prefix}</c> (requests carrying their headers, and <c>OPTIONS</c>) and <c>{prefix}/{32 hex}</c>; every other
 /// request goes straight to the next middleware. Paths match case-insensitively, as routing does.
 /// </summary>
 internal sealed class ResumableUploadMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly XFileIdProtocolHandler _handler;
-    private readonly TusProtocolHandler _tus;
+    private readonly ResumableProtocolRouter _protocols;
     private readonly PathString _prefix;
 
-    public ResumableUploadMiddleware(RequestDelegate next, XFileIdProtocolHandler handler, TusProtocolHandler tus, PathString prefix)
+    public ResumableUploadMiddleware(RequestDelegate next, XFileIdProtocolHandler handler, ResumableProtocolRouter protocols, PathString prefix)
     {
         _next = next;
         _handler = handler;
-        _tus = tus;
+        _protocols = protocols;
         _prefix = prefix;
     }
 
@@ -53,25 +53,21 @@ internal sealed class ResumableUploadMiddleware
                 : UploadFront.MethodNotAllowedAsync(context, "GET, HEAD");
         }
 
-        if (_tus.Enabled)
+        if (_protocols.AnyEnabled)
         {
-            var request = context.Request;
             if (!rest.HasValue || rest.Value == "/")
             {
-                // The upload collection: discovery (but not a CORS preflight, which belongs to the CORS middleware)
-                // and creation requests that say they speak tus.
-                var isDiscovery = HttpMethods.IsOptions(method) && !request.Headers.ContainsKey("Access-Control-Request-Method");
-                if (isDiscovery || (HttpMethods.IsPost(method) && TusProtocolHandler.IsTusRequest(request)))
+                if (_protocols.ClaimsCollectionRequest(context.Request))
                 {
-                    return _tus.HandleCollectionAsync(context);
+                    return _protocols.HandleCollectionAsync(context);
                 }
             }
             else if (rest.Value!.LastIndexOf('/') == 0 && TusProtocolHandler.IsUploadId(rest.Value.AsSpan(1)))
             {
-                var isPreflight = HttpMethods.IsOptions(method) && request.Headers.ContainsKey("Access-Control-Request-Method");
-                if (!isPreflight && (TusProtocolHandler.IsTusRequest(request) || !HttpMethods.IsOptions(method)))
+                var isPreflight = HttpMethods.IsOptions(method) && context.Request.Headers.ContainsKey("Access-Control-Request-Method");
+                if (!isPreflight)
                 {
-                    return _tus.HandleUploadAsync(context, rest.Value[1..]);
+                    return _protocols.HandleUploadAsync(context, rest.Value[1..]);
                 }
             }
         }

@@ -40,7 +40,7 @@ internal sealed class UploadFront
     /// result. Failures are answered here: refusals with problem details, a vanished client with nothing (its
     /// bytes are kept).
     /// </summary>
-    public async Task AppendAsync(HttpContext context, AppendRequest request, bool completeWhenBodyEnds, ChunkChecksum? checksum, bool plainTextConflict, Func<UploadRecord, Task> respond, Func<Task>? onFailure = null)
+    public async Task AppendAsync(HttpContext context, AppendRequest request, bool completeWhenBodyEnds, ChunkChecksum? checksum, bool plainTextConflict, Func<UploadRecord, Task> respond, Func<Task>? onFailure = null, Func<UploadException, UploadException>? translate = null)
     {
         AppendSession? session = null;
         var succeeded = false;
@@ -58,6 +58,12 @@ internal sealed class UploadFront
             succeeded = true;
             await respond(record).ConfigureAwait(false);
         }
+        catch (UploadException ex) when (ex.Error == UploadError.Superseded)
+        {
+            // The newer request answers the client; this one just ends.
+            Log.RequestRefused(_logger, 0, ex.Message);
+            context.Abort();
+        }
         catch (UploadException ex)
         {
             await FailedAsync().ConfigureAwait(false);
@@ -66,16 +72,17 @@ internal sealed class UploadFront
                 Engine.Diagnostics.UploadsFailed.Add(1, new KeyValuePair<string, object?>("error.type", ex.Error.ToString()));
             }
 
-            await RefuseAsync(context, ex, plainTextConflict).ConfigureAwait(false);
+            await RefuseAsync(context, translate?.Invoke(ex) ?? ex, plainTextConflict).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             await FailedAsync().ConfigureAwait(false);
             Engine.Diagnostics.UploadsFailed.Add(1, new KeyValuePair<string, object?>("error.type", nameof(UploadError.TooLarge)));
-            await RefuseAsync(context, new UploadException(UploadError.TooLarge, "The body goes past the declared length or the maximum upload size.", ex)
+            var tooLarge = new UploadException(UploadError.TooLarge, "The body goes past the declared length or the maximum upload size.", ex)
             {
                 CurrentOffset = session?.Record.Offset,
-            }, plainTextConflict).ConfigureAwait(false);
+            };
+            await RefuseAsync(context, translate?.Invoke(tooLarge) ?? tooLarge, plainTextConflict).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsClientGone(context, ex))
         {

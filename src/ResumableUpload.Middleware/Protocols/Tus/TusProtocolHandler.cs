@@ -107,11 +107,22 @@ internal sealed class TusProtocolHandler
             if (HttpMethods.IsGet(method) && _engine.Options.EnableDownload)
             {
                 // Not part of tus: a finished upload's bytes, under the same partition rules.
+                // Upload resources of the IETF front share this URL space.
                 var partition = await _front.ResolvePartitionAsync(context).ConfigureAwait(false);
                 var fileId = FileIdPrefix + id;
+                var record = await _engine.FindAsync(partition, fileId, context.RequestAborted).ConfigureAwait(false);
+                if (record is null)
+                {
+                    fileId = Ietf.IetfProtocolHandler.FileIdPrefix + id;
+                    record = await _engine.FindAsync(partition, fileId, context.RequestAborted).ConfigureAwait(false);
+                }
+
                 await _engine.AuthorizeAsync(context, UploadOperation.Download, partition, fileId).ConfigureAwait(false);
-                var record = await _engine.FindAsync(partition, fileId, context.RequestAborted).ConfigureAwait(false)
-                             ?? throw new UploadException(UploadError.NotFound, "There is no finished upload with this id.");
+                if (record is null)
+                {
+                    throw new UploadException(UploadError.NotFound, "There is no finished upload with this id.");
+                }
+
                 record = await _engine.TryCompleteAssemblyAsync(record, context, context.RequestAborted).ConfigureAwait(false);
                 await _front.SendFileAsync(context, record).ConfigureAwait(false);
                 return;
