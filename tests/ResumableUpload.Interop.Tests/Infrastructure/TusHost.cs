@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ResumableUpload.Middleware;
+using ResumableUpload.Middleware.Storage;
 
 namespace ResumableUpload.Interop.Tests.Infrastructure;
 
@@ -42,6 +43,9 @@ internal sealed class TusHost : IAsyncDisposable
 
     public MemoryLogs Logs { get; }
 
+    /// <summary>The uploads the host created and finished, as its events saw them (file id, length, metadata).</summary>
+    public RecordingEvents Events => App.Services.GetServices<ResumableUploadEvents>().OfType<RecordingEvents>().Single();
+
     public static async Task<TusHost> StartAsync()
     {
         var root = Path.Combine(Path.GetTempPath(), "ru-interop-tests", Guid.NewGuid().ToString("N"));
@@ -57,7 +61,7 @@ internal sealed class TusHost : IAsyncDisposable
         builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Information);
 
-        builder.Services.AddResumableUploads(o => o.EnableDownload = true).AddFileSystemStores(storage);
+        builder.Services.AddResumableUploads(o => o.EnableDownload = true).AddFileSystemStores(storage).AddEvents<RecordingEvents>();
 
         var app = builder.Build();
         app.MapResumableUploads(Prefix);
@@ -124,6 +128,29 @@ internal sealed class TusHost : IAsyncDisposable
         catch (UnauthorizedAccessException)
         {
         }
+    }
+}
+
+/// <summary>Records what the host's events saw: the uploads created (with their metadata) and the uploads finished.</summary>
+internal sealed class RecordingEvents : ResumableUploadEvents
+{
+    private readonly ConcurrentQueue<(string FileId, long? Length, IReadOnlyDictionary<string, string> Metadata)> _created = new();
+    private readonly ConcurrentQueue<UploadRecord> _completed = new();
+
+    public IReadOnlyList<(string FileId, long? Length, IReadOnlyDictionary<string, string> Metadata)> Created => [.. _created];
+
+    public IReadOnlyList<UploadRecord> Completed => [.. _completed];
+
+    public override ValueTask OnCreatingAsync(UploadCreatingContext context)
+    {
+        _created.Enqueue((context.FileId, context.Length, context.Metadata));
+        return ValueTask.CompletedTask;
+    }
+
+    public override ValueTask OnCompletedAsync(UploadCompletedContext context)
+    {
+        _completed.Enqueue(context.Upload);
+        return ValueTask.CompletedTask;
     }
 }
 

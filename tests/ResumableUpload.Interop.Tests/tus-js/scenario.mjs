@@ -2,6 +2,10 @@
 //
 //   node scenario.mjs <endpoint> <scenario> <file> [key=value ...]
 //
+// protocol=ietf-draft-03|ietf-draft-05 runs a scenario with tus-js-client's `protocol` option: the IETF "Resumable
+// Uploads for HTTP" draft (Upload-Draft-Interop-Version 5 or 6) instead of tus 1.0; the script's own requests
+// (tusFetch) then carry that interop version instead of Tus-Resumable.
+//
 // Prints exactly one JSON line on stdout (diagnostics go to stderr):
 //   { "scenario", "ok", "url", "size", "error": { message, status, body, method, url } | null,
 //     "requests": [ { method, url, request headers, status, response headers, error } ], ...scenario fields }
@@ -18,11 +22,13 @@ const SCRIPT_TIMEOUT_MS = 90_000;
 const REQUEST_HEADERS = [
   'Tus-Resumable', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Offset', 'Upload-Metadata', 'Upload-Concat',
   'Upload-Checksum', 'Content-Type', 'Content-Length', 'X-HTTP-Method-Override',
+  'Upload-Draft-Interop-Version', 'Upload-Complete',
 ];
 const RESPONSE_HEADERS = [
   'location', 'upload-offset', 'upload-length', 'upload-defer-length', 'upload-metadata', 'upload-concat',
   'upload-expires', 'tus-resumable', 'tus-version', 'tus-extension', 'tus-max-size', 'tus-checksum-algorithm',
   'content-type', 'content-length', 'cache-control',
+  'upload-draft-interop-version', 'upload-complete', 'upload-limit',
 ];
 
 // --- arguments -------------------------------------------------------------------------------------
@@ -36,6 +42,24 @@ const args = Object.fromEntries(rest.map((a) => {
   return i < 0 ? [a, 'true'] : [a.slice(0, i), a.slice(i + 1)];
 }));
 const num = (name, fallback) => (args[name] === undefined ? fallback : Number(args[name]));
+/**
+ * source=buffer: the file's bytes as a Buffer instead of an fs.ReadStream (plain, resume, creation-with-upload).
+ * tus-js-client only knows a stream source has ended after the read past its last byte, so with a file stream its
+ * last PATCH in IETF mode says Upload-Complete: ?0; with a Buffer it says ?1.
+ */
+const source = () => (args.source === 'buffer' ? fs.readFileSync(file) : fs.createReadStream(file));
+
+// protocol=<tus-js-client protocol>: passed to every tus.Upload (and Upload.terminate) of the run.
+const INTEROP_VERSIONS = { 'ietf-draft-03': '5', 'ietf-draft-05': '6' };
+if (args.protocol !== undefined && args.protocol !== 'tus-v1' && !INTEROP_VERSIONS[args.protocol]) {
+  process.stderr.write(`unknown protocol '${args.protocol}'; known: tus-v1, ${Object.keys(INTEROP_VERSIONS).join(', ')}\n`);
+  process.exit(2);
+}
+const protocolOptions = args.protocol === undefined ? {} : { protocol: args.protocol };
+/** The header that marks the script's own requests: Tus-Resumable, or the IETF draft's interop version. */
+const protocolHeaders = INTEROP_VERSIONS[args.protocol]
+  ? { 'Upload-Draft-Interop-Version': INTEROP_VERSIONS[args.protocol] }
+  : { 'Tus-Resumable': '1.0.0' };
 
 // --- recording ---------------------------------------------------------------------------------------
 const requests = [];
@@ -167,6 +191,7 @@ function runUpload(source, options) {
       endpoint,
       retryDelays: null,
       httpStack: new RecordingHttpStack(),
+      ...protocolOptions,
       ...options,
       onSuccess: () => resolve(upload),
       onError: (err) => reject(err),
@@ -189,7 +214,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function tusFetch(method, url, { headers = {}, body } = {}) {
   const res = await fetch(new URL(url, endpoint), {
     method,
-    headers: { 'Tus-Resumable': '1.0.0', ...headers },
+    headers: { ...protocolHeaders, ...headers },
     body,
   });
   const text = await res.text();
@@ -198,7 +223,7 @@ async function tusFetch(method, url, { headers = {}, body } = {}) {
     const v = res.headers.get(h);
     if (v !== null) picked[h] = v;
   }
-  const entry = { method, url: pathOf(new URL(url, endpoint).toString()), request: { ...headers }, status: res.status, response: picked };
+  const entry = { method, url: pathOf(new URL(url, endpoint).toString()), request: { ...protocolHeaders, ...headers }, status: res.status, response: picked };
   if (text) entry.responseBody = text.slice(0, 400);
   requests.push(entry);
   return entry;
@@ -209,7 +234,7 @@ const scenarios = {
   /** A file source (fs.ReadStream) sent in several PATCHes of chunkSize bytes. */
   async plain() {
     const info = fileInfo();
-    const upload = await runUpload(fs.createReadStream(file), {
+    const upload = await runUpload(source(), {
       chunkSize: num('chunkSize', MiB),
       // overridePatchMethod=true: every PATCH goes as POST with X-HTTP-Method-Override: PATCH (core protocol header).
       overridePatchMethod: args.overridePatchMethod === 'true',
@@ -227,12 +252,13 @@ const scenarios = {
     const chunkSize = num('chunkSize', MiB);
     const abortAt = num('abortAt', 0.45);
     const firstUrl = await new Promise((resolve, reject) => {
-      const upload = new Upload(fs.createReadStream(file), {
+      const upload = new Upload(source(), {
         endpoint,
         chunkSize,
         urlStorage,
         retryDelays: null,
         httpStack: new RecordingHttpStack(),
+        ...protocolOptions,
         onProgress: (sent, total) => {
           if (sent >= total * abortAt && !upload._aborted) {
             upload.abort().then(() => resolve(upload.url), reject);
@@ -251,12 +277,13 @@ const scenarios = {
     const done = new Promise((resolve, reject) => {
       settle = { resolve, reject };
     });
-    const second = new Upload(fs.createReadStream(file), {
+    const second = new Upload(source(), {
       endpoint,
       chunkSize,
       urlStorage,
       retryDelays: null,
       httpStack: new RecordingHttpStack(),
+      ...protocolOptions,
       onSuccess: () => settle.resolve(),
       onError: (err) => settle.reject(err),
     });
@@ -322,7 +349,7 @@ const scenarios = {
     const info = fileInfo();
     if ((args.mode ?? 'after-success') === 'after-success') {
       const upload = await runUpload(info.bytes, { chunkSize: num('chunkSize', MiB) });
-      await Upload.terminate(upload.url, { httpStack: new RecordingHttpStack() });
+      await Upload.terminate(upload.url, { httpStack: new RecordingHttpStack(), ...protocolOptions });
       return { url: upload.url, terminated: true, size: info.size };
     }
     const url = await new Promise((resolve, reject) => {
@@ -331,6 +358,7 @@ const scenarios = {
         chunkSize: num('chunkSize', 512 * 1024),
         retryDelays: null,
         httpStack: new RecordingHttpStack(),
+        ...protocolOptions,
         onChunkComplete: () => {
           if (!upload._aborted) upload.abort(true).then(() => resolve(upload.url), reject);
         },
@@ -408,7 +436,7 @@ const scenarios = {
   /** uploadDataDuringCreation (creation-with-upload): the POST carries the first chunk (chunkSize=Infinity: all). */
   async 'creation-with-upload'() {
     const info = fileInfo();
-    const upload = await runUpload(fs.createReadStream(file), {
+    const upload = await runUpload(source(), {
       chunkSize: num('chunkSize', Number.POSITIVE_INFINITY),
       uploadDataDuringCreation: true,
     });
@@ -458,6 +486,26 @@ const scenarios = {
       bytesSentBeforeBreak: requests[brokenIndex]?.bytesSentBeforeBreak ?? null,
       headOffsetAfterBreak: headAfter?.response?.['upload-offset'] === undefined ? null : Number(headAfter.response['upload-offset']),
     };
+  },
+
+  /**
+   * The second PATCH is sent with a wrong Upload-Offset (one past the real one, body unchanged): the server answers
+   * 409 with its offset, and tus-js-client (retryDelays, default [0, 100, 300]) retries with HEAD and goes on.
+   */
+  async conflict() {
+    const info = fileInfo();
+    let patches = 0;
+    const httpStack = new RecordingHttpStack({
+      beforeSend: (req, body, entry) => {
+        if (req.getMethod() !== 'PATCH' || ++patches !== 2) return undefined;
+        entry.wrongOffset = true;
+        req.setHeader('Upload-Offset', String(Number(req.getHeader('Upload-Offset')) + 1));
+        return undefined;
+      },
+    });
+    const retryDelays = args.retryDelays ? JSON.parse(args.retryDelays) : [0, 100, 300];
+    const upload = await runUpload(info.bytes, { chunkSize: num('chunkSize', MiB), retryDelays, httpStack });
+    return { url: upload.url, size: info.size, sha256: info.sha256 };
   },
 };
 
