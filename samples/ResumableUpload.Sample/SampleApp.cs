@@ -19,6 +19,9 @@ public static class SampleApp
             ContentRootPath = AppContext.BaseDirectory,
         });
 
+        // The IETF draft's 104 (Upload Resumption Supported) response, on every HTTP/1.1 endpoint.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.UseResumableUploadInformationalResponses()));
+
         // Options bind from the "ResumableUploads" configuration section (appsettings.json, environment
         // variables, command line); the filesystem stores are the default.
         builder.Services.AddResumableUploads(options => options.EnableDownload = true)
