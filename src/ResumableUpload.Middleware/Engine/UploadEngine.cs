@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Security.Cryptography;
 using System.IO.Pipelines;
 using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Http;
@@ -369,6 +370,51 @@ internal sealed class UploadEngine
         return await PublishAsync(current, parts.Sum(p => p.Offset), completed: true, httpContext, CancellationToken.None).ConfigureAwait(false);
     }
 
+    /// <summary>Hashes the stored bytes with the digest's algorithm (<c>name:Base64</c>) and compares.</summary>
+    private async ValueTask<bool> MatchesDigestAsync(string key, string expected, CancellationToken cancellationToken)
+    {
+        var colon = expected.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0 || !ChunkChecksum.TryGetAlgorithm(expected[..colon], out var algorithm))
+        {
+            return false;
+        }
+
+        Stream? stream;
+        try
+        {
+            stream = await _data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(key, ex);
+        }
+
+        if (stream is null)
+        {
+            return false;
+        }
+
+        await using (stream.ConfigureAwait(false))
+        {
+            using var hash = IncrementalHash.CreateHash(algorithm);
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+            try
+            {
+                int read;
+                while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            return hash.GetHashAndReset().AsSpan().SequenceEqual(Convert.FromBase64String(expected[(colon + 1)..]));
+        }
+    }
+
     private async ValueTask<IAsyncDisposable> AcquireAsync(string key, TimeSpan timeout, CancellationToken cancellationToken)
     {
         IAsyncDisposable? held;
@@ -421,6 +467,7 @@ internal sealed class UploadEngine
             IsPartial = request.IsPartial,
             Parts = request.Parts,
             PartReferences = request.PartReferences,
+            RepresentationDigest = request.RepresentationDigest,
         };
 
         // Publish offset 0 before the data is truncated, so no reader is ever told about bytes that are gone.
@@ -450,6 +497,19 @@ internal sealed class UploadEngine
             UpdatedAt = now,
             ExpiresAt = now + (completed ? options.CompletedUploadRetention : options.IncompleteUploadExpiration),
         };
+
+        if (completed && !record.IsCompleted && record.RepresentationDigest is { } expected && !await MatchesDigestAsync(record.Key, expected, cancellationToken).ConfigureAwait(false))
+        {
+            // RFC 9530 Repr-Digest: the whole upload does not match what the client declared at creation. It is kept
+            // as an unfinished upload that can take no more bytes (so nothing processes it), and the client is told.
+            await SaveAsync(updated with { Length = offset, IsCompleted = false, ExpiresAt = record.ExpiresAt }, cancellationToken).ConfigureAwait(false);
+            Diagnostics.UploadsFailed.Add(1, new KeyValuePair<string, object?>("error.type", "RepresentationDigestMismatch"));
+            throw new UploadException(UploadError.InvalidHeader, "The upload's bytes do not match the Repr-Digest sent when it was created; it will not be processed.")
+            {
+                Header = "Repr-Digest",
+                CurrentOffset = offset,
+            };
+        }
 
         if (completed && !record.IsCompleted)
         {
@@ -650,4 +710,7 @@ internal sealed record CreateUploadRequest(string Partition, string FileId, long
     public IReadOnlyList<string>? Parts { get; init; }
 
     public IReadOnlyList<string>? PartReferences { get; init; }
+
+    /// <summary>A digest of the whole upload the client declared (<c>name:Base64</c>), checked on completion.</summary>
+    public string? RepresentationDigest { get; init; }
 }

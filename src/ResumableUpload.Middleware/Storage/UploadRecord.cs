@@ -45,6 +45,13 @@ public sealed record UploadRecord
     /// <summary>The parts as the client named them at creation (for example their URLs), so a protocol can echo them; otherwise <see langword="null"/>.</summary>
     public IReadOnlyList<string>? PartReferences { get; init; }
 
+    /// <summary>
+    /// A digest of the whole upload declared by the client at creation (for example RFC 9530 <c>Repr-Digest</c>), as
+    /// <c>algorithm:Base64</c> with a tus algorithm name (<c>sha256</c>, <c>sha512</c>); checked when the upload
+    /// completes. <see langword="null"/> when none was declared.
+    /// </summary>
+    public string? RepresentationDigest { get; init; }
+
     /// <summary>Optional metadata supplied at creation (for example a file name). Empty when none.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = EmptyMetadata;
 

@@ -14,6 +14,7 @@ internal static class IetfHeaders
     public const string UploadLength = "Upload-Length";
     public const string UploadLimit = "Upload-Limit";
     public const string ContentDigest = "Content-Digest";
+    public const string ReprDigest = "Repr-Digest";
     public const string PartialUpload = "application/partial-upload";
     public const string ProblemTypeBase = "https://iana.org/assignments/http-problem-types#";
 
@@ -75,9 +76,12 @@ internal static class IetfHeaders
     /// Reads an RFC 9530 <c>Content-Digest</c> dictionary (<c>sha-256=:Base64:</c>) and returns the strongest
     /// algorithm this server checks; unknown algorithms are ignored, as RFC 9530 allows.
     /// </summary>
-    public static (string Algorithm, byte[] Digest)? ReadContentDigest(HttpRequest request)
+    public static (string Algorithm, byte[] Digest)? ReadContentDigest(HttpRequest request) => ReadDigest(request, ContentDigest);
+
+    /// <summary>Reads an RFC 9530 digest dictionary header (<c>Content-Digest</c> or <c>Repr-Digest</c>).</summary>
+    public static (string Algorithm, byte[] Digest)? ReadDigest(HttpRequest request, string header)
     {
-        var value = request.Headers[ContentDigest].ToString();
+        var value = request.Headers[header].ToString();
         if (value.Length == 0)
         {
             return null;
@@ -90,7 +94,7 @@ internal static class IetfHeaders
             var equals = member.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw Invalid(ContentDigest, "Content-Digest is a dictionary of algorithm=:Base64:.");
+                throw Invalid(header, $"{header} is a dictionary of algorithm=:Base64:.");
             }
 
             var key = member[..equals].Trim();
@@ -108,7 +112,7 @@ internal static class IetfHeaders
 
             if (item.Length < 2 || item[0] != ':' || item[^1] != ':')
             {
-                throw Invalid(ContentDigest, "Content-Digest values are byte sequences (:Base64:).");
+                throw Invalid(header, $"{header} values are byte sequences (:Base64:).");
             }
 
             byte[] digest;
@@ -118,7 +122,7 @@ internal static class IetfHeaders
             }
             catch (FormatException)
             {
-                throw Invalid(ContentDigest, "A Content-Digest value is not Base64.");
+                throw Invalid(header, $"A {header} value is not Base64.");
             }
 
             if (rank > bestRank)

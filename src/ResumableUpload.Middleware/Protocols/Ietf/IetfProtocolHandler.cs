@@ -89,7 +89,12 @@ internal sealed class IetfProtocolHandler
             var fileId = FileIdPrefix + id;
             await _engine.AuthorizeAsync(context, UploadOperation.Append, partition, fileId).ConfigureAwait(false);
             var metadata = request.Headers.ContainsKey(TusHeaders.UploadMetadata) ? TusHeaders.ReadMetadata(request) : UploadRecord.EmptyMetadata;
-            var record = await _engine.CreateAsync(new CreateUploadRequest(partition, fileId, length, context) { Metadata = metadata }, context.RequestAborted).ConfigureAwait(false);
+            var representation = IetfHeaders.ReadDigest(request, IetfHeaders.ReprDigest);
+            var record = await _engine.CreateAsync(new CreateUploadRequest(partition, fileId, length, context)
+            {
+                Metadata = metadata,
+                RepresentationDigest = representation is { } digest ? digest.Algorithm + ":" + Convert.ToBase64String(digest.Digest) : null,
+            }, context.RequestAborted).ConfigureAwait(false);
             var location = $"{request.PathBase}{request.Path.Value!.TrimEnd('/')}/{id}";
 
             // "The server SHOULD send the 104 (Upload Resumption Supported) informational response with the Location
