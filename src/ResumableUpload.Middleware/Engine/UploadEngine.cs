@@ -96,15 +96,7 @@ internal sealed class UploadEngine
     public async ValueTask<UploadRecord?> FindAsync(string partition, string fileId, CancellationToken cancellationToken)
     {
         var key = UploadKeys.Create(partition, fileId);
-        UploadRecord? record;
-        try
-        {
-            record = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-        {
-            throw StoreFailure(key, ex);
-        }
+        var record = await ReadStateAsync(key, cancellationToken).ConfigureAwait(false);
 
         return IsVisible(record, partition, fileId) ? record : null;
     }
@@ -113,24 +105,13 @@ internal sealed class UploadEngine
     public async ValueTask<AppendSession> BeginAppendAsync(AppendRequest request, CancellationToken cancellationToken)
     {
         var options = _options.CurrentValue;
-        if (request.Length is long declared && declared > options.MaxUploadSize)
-        {
-            throw new UploadException(UploadError.TooLarge, $"The declared length {declared} exceeds the maximum upload size {options.MaxUploadSize}.");
-        }
+        ThrowIfTooLarge(request.Length, options);
 
         var key = UploadKeys.Create(request.Partition, request.FileId);
         var held = await AcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
         try
         {
-            UploadRecord? existing;
-            try
-            {
-                existing = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-            {
-                throw StoreFailure(key, ex);
-            }
+            var existing = await ReadStateAsync(key, cancellationToken).ConfigureAwait(false);
 
             if (!IsVisible(existing, request.Partition, request.FileId))
             {
@@ -235,23 +216,12 @@ internal sealed class UploadEngine
     public async ValueTask<UploadRecord> CreateAsync(CreateUploadRequest request, CancellationToken cancellationToken)
     {
         var options = _options.CurrentValue;
-        if (request.Length is long declared && declared > options.MaxUploadSize)
-        {
-            throw new UploadException(UploadError.TooLarge, $"The declared length {declared} exceeds the maximum upload size {options.MaxUploadSize}.");
-        }
+        ThrowIfTooLarge(request.Length, options);
 
         var key = UploadKeys.Create(request.Partition, request.FileId);
         var held = await AcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
         await using var heldScope = held.ConfigureAwait(false);
-        UploadRecord? existing;
-        try
-        {
-            existing = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-        {
-            throw StoreFailure(key, ex);
-        }
+        var existing = await ReadStateAsync(key, cancellationToken).ConfigureAwait(false);
 
         var record = await CreateCoreAsync(key, request, isRestart: IsVisible(existing, request.Partition, request.FileId), cancellationToken).ConfigureAwait(false);
         if (record.Length == 0)
@@ -281,15 +251,7 @@ internal sealed class UploadEngine
     public async ValueTask<(UploadRecord? Record, bool Expired)> LookupAsync(string partition, string fileId, CancellationToken cancellationToken)
     {
         var key = UploadKeys.Create(partition, fileId);
-        UploadRecord? record;
-        try
-        {
-            record = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-        {
-            throw StoreFailure(key, ex);
-        }
+        var record = await ReadStateAsync(key, cancellationToken).ConfigureAwait(false);
 
         if (record is null || !string.Equals(record.Partition, partition, StringComparison.Ordinal) || !string.Equals(record.FileId, fileId, StringComparison.Ordinal))
         {
@@ -412,6 +374,27 @@ internal sealed class UploadEngine
             }
 
             return hash.GetHashAndReset().AsSpan().SequenceEqual(Convert.FromBase64String(expected[(colon + 1)..]));
+        }
+    }
+
+    private static void ThrowIfTooLarge(long? length, ResumableUploadOptions options)
+    {
+        if (length > options.MaxUploadSize)
+        {
+            throw new UploadException(UploadError.TooLarge, $"The declared length {length} exceeds the maximum upload size {options.MaxUploadSize}.");
+        }
+    }
+
+    /// <summary>Reads a record; a store failure becomes a 503/507 refusal.</summary>
+    private async ValueTask<UploadRecord?> ReadStateAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(key, ex);
         }
     }
 
