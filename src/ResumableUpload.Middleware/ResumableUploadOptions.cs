@@ -22,6 +22,14 @@ public sealed class ResumableUploadOptions
     public TimeSpan LockWaitTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// A request writing an upload that has received no bytes for this long is ended when another request for the
+    /// same upload arrives, which then takes over (its bytes so far are kept). This frees an upload held by a client
+    /// that vanished without closing its connection sooner than <see cref="MinimumBodyDataRate"/> would. Default:
+    /// 5 seconds. Must be between 1 second and 1 hour.
+    /// </summary>
+    public TimeSpan StalledWriterTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// How long an unfinished upload is kept after its last bytes arrived. Default: 24 hours. Must be positive.
     /// </summary>
     public TimeSpan IncompleteUploadExpiration { get; set; } = TimeSpan.FromHours(24);
@@ -55,7 +63,7 @@ public sealed class ResumableUploadOptions
     /// </summary>
     public double MinimumBodyDataRate { get; set; } = 240;
 
-    /// <summary>The grace period before <see cref="MinimumBodyDataRate"/> is enforced. Default: 10 seconds.</summary>
+    /// <summary>The grace period before <see cref="MinimumBodyDataRate"/> is enforced. Default: 10 seconds. Must be longer than 1 second (Kestrel's check interval).</summary>
     public TimeSpan MinimumBodyDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>

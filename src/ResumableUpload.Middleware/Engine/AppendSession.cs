@@ -98,6 +98,11 @@ internal sealed class AppendSession : IAsyncDisposable
                 var result = await body.ReadAsync(reading.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 var received = buffer.Length; // read before AdvanceTo: the buffer is not ours after it
+                if (received > 0)
+                {
+                    _engine.Touch(_write);
+                }
+
                 var room = limit - writer.Position;
                 var accepted = received <= room ? buffer : buffer.Slice(0, room);
                 try

@@ -78,6 +78,8 @@ internal sealed class UploadEngine
         }
     }
 
+    internal void Touch(ActiveWrite write) => write.Touch(_time.GetUtcNow());
+
     internal void EndWrite(string key, ActiveWrite write)
     {
         _activeWrites.TryRemove(new KeyValuePair<string, ActiveWrite>(key, write));
@@ -108,6 +110,13 @@ internal sealed class UploadEngine
         ThrowIfTooLarge(request.Length, options);
 
         var key = UploadKeys.Create(request.Partition, request.FileId);
+        if (_activeWrites.TryGetValue(key, out var running) && _time.GetUtcNow() - running.LastProgress >= options.StalledWriterTimeout)
+        {
+            // The request writing this upload has received nothing for a while (a vanished client on a half-open
+            // connection): end it so this one can take over instead of waiting for the data-rate check.
+            await TakeOverAsync(request.Partition, request.FileId, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
         var held = await AcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -198,7 +207,7 @@ internal sealed class UploadEngine
                 Log.UploadResumed(_logger, key, record.Offset);
             }
 
-            var write = new ActiveWrite();
+            var write = new ActiveWrite(_time.GetUtcNow());
             _activeWrites[key] = write;
             return new AppendSession(this, held, record!, request.HttpContext, write);
         }
@@ -660,7 +669,16 @@ internal sealed class UploadEngine
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "A source without timers holds nothing to release; disposing it would race with TakeOverAsync.")]
 internal sealed class ActiveWrite
 {
+    private long _lastProgressTicks;
+
+    public ActiveWrite(DateTimeOffset now) => Touch(now);
+
     public CancellationTokenSource Superseded { get; } = new();
+
+    /// <summary>When the writer last received bytes (or started).</summary>
+    public DateTimeOffset LastProgress => new(Interlocked.Read(ref _lastProgressTicks), TimeSpan.Zero);
+
+    public void Touch(DateTimeOffset now) => Interlocked.Exchange(ref _lastProgressTicks, now.UtcTicks);
 
     public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

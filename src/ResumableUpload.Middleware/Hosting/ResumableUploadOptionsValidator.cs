@@ -22,13 +22,15 @@ internal sealed class ResumableUploadOptionsValidator : IValidateOptions<Resumab
         Check(options.MaxUploadSize > 0, string.Create(c, $"ResumableUploads:MaxUploadSize must be positive (was {options.MaxUploadSize})."));
         Check(options.MaxFileIdLength is >= 1 and <= 8192, string.Create(c, $"ResumableUploads:MaxFileIdLength must be between 1 and 8192 (was {options.MaxFileIdLength})."));
         Check(options.LockWaitTimeout >= TimeSpan.Zero && options.LockWaitTimeout <= TimeSpan.FromMinutes(5), string.Create(c, $"ResumableUploads:LockWaitTimeout must be between 00:00:00 and 00:05:00 (was {options.LockWaitTimeout})."));
+        Check(options.StalledWriterTimeout >= TimeSpan.FromSeconds(1) && options.StalledWriterTimeout <= TimeSpan.FromHours(1), string.Create(c, $"ResumableUploads:StalledWriterTimeout must be between 00:00:01 and 01:00:00 (was {options.StalledWriterTimeout})."));
         Check(options.IncompleteUploadExpiration > TimeSpan.Zero, string.Create(c, $"ResumableUploads:IncompleteUploadExpiration must be positive (was {options.IncompleteUploadExpiration})."));
         Check(options.CompletedUploadRetention > TimeSpan.Zero, string.Create(c, $"ResumableUploads:CompletedUploadRetention must be positive (was {options.CompletedUploadRetention})."));
         Check(options.ExpirationScanInterval >= TimeSpan.FromSeconds(1) && options.ExpirationScanInterval <= TimeSpan.FromDays(30), string.Create(c, $"ResumableUploads:ExpirationScanInterval must be between 00:00:01 and 30.00:00:00 (was {options.ExpirationScanInterval})."));
         Check(Enum.IsDefined(options.Durability), string.Create(c, $"ResumableUploads:Durability must be Flush or FSync (was {options.Durability})."));
         Check(options.ProgressPublishInterval >= 4096, string.Create(c, $"ResumableUploads:ProgressPublishInterval must be at least 4096 bytes (was {options.ProgressPublishInterval})."));
         Check(options.MinimumBodyDataRate >= 0 && double.IsFinite(options.MinimumBodyDataRate), string.Create(c, $"ResumableUploads:MinimumBodyDataRate must be 0 (off) or positive (was {options.MinimumBodyDataRate})."));
-        Check(options.MinimumBodyDataRateGracePeriod >= TimeSpan.FromSeconds(1), string.Create(c, $"ResumableUploads:MinimumBodyDataRateGracePeriod must be at least 00:00:01 (was {options.MinimumBodyDataRateGracePeriod})."));
+        // Kestrel checks data rates once a second, and refuses a grace period that is not longer than that.
+        Check(options.MinimumBodyDataRateGracePeriod > TimeSpan.FromSeconds(1), string.Create(c, $"ResumableUploads:MinimumBodyDataRateGracePeriod must be longer than 00:00:01 (was {options.MinimumBodyDataRateGracePeriod})."));
         Check(!string.IsNullOrWhiteSpace(options.AnonymousPartition), "ResumableUploads:AnonymousPartition must not be empty.");
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

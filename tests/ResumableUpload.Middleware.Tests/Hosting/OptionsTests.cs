@@ -63,6 +63,9 @@ public sealed class OptionsTests
     [InlineData("LockWaitTimeout", "00:06:00", "(was 00:06:00)")]
     [InlineData("MinimumBodyDataRate", "-1", "(was -1)")]
     [InlineData("MinimumBodyDataRateGracePeriod", "00:00:00.5", "(was 00:00:00.5")]
+    [InlineData("MinimumBodyDataRateGracePeriod", "00:00:01", "(was 00:00:01)")] // regression: Kestrel refused it per request
+    [InlineData("StalledWriterTimeout", "00:00:00.5", "(was 00:00:00.5")]
+    [InlineData("StalledWriterTimeout", "02:00:00", "(was 02:00:00)")]
     [InlineData("Durability", "5", "(was 5)")]
     [InlineData("AnonymousPartition", " ", "must not be empty")]
     public async Task InvalidOption_FailsStartUpNamingOptionAndValue(string option, string value, string expectedValue)

@@ -41,4 +41,27 @@ public static class RawHttp
         text.Should().StartWith("HTTP/1.1 ", "a response head was expected, got: {0}", text);
         return int.Parse(text.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    /// <summary>Reads until the server closes the connection (true) or 30 seconds pass (false).</summary>
+    public static async Task<bool> ReadToEndOrClosedAsync(NetworkStream stream)
+    {
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            while (await stream.ReadAsync(buffer, timeout.Token) > 0)
+            {
+            }
+
+            return true;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
 }
