@@ -278,8 +278,9 @@ internal sealed class UploadEngine
         await using var heldScope = held.ConfigureAwait(false);
         try
         {
+            // Expired records are removed too (a tombstone left by a failed removal among them).
             var record = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
-            if (!IsVisible(record, partition, fileId))
+            if (record is null || !string.Equals(record.Partition, partition, StringComparison.Ordinal) || !string.Equals(record.FileId, fileId, StringComparison.Ordinal))
             {
                 return false;
             }
@@ -595,9 +596,17 @@ internal sealed class UploadEngine
 
     private async ValueTask DeleteCoreAsync(UploadRecord record, UploadDeletionReason reason, HttpContext? httpContext, CancellationToken cancellationToken)
     {
-        // State first: once the record is gone nobody is told about bytes that are about to go.
-        await _state.DeleteAsync(record.Key, cancellationToken).ConfigureAwait(false);
+        // 1. A tombstone: no bytes and already expired, so nobody is told about bytes that are about to go, and if
+        //    removing the bytes fails, the expiry sweep finds the record and tries again (nothing is orphaned).
+        // 2. The bytes. 3. The record.
+        var tombstone = record with { Offset = 0, IsCompleted = false, ExpiresAt = _time.GetUtcNow() };
+        if (record.Offset != 0 || record.IsCompleted || record.ExpiresAt > tombstone.ExpiresAt)
+        {
+            await _state.SaveAsync(tombstone, cancellationToken).ConfigureAwait(false);
+        }
+
         await _data.DeleteAsync(record.Key, cancellationToken).ConfigureAwait(false);
+        await _state.DeleteAsync(record.Key, cancellationToken).ConfigureAwait(false);
         foreach (var handler in _handlers)
         {
             await RunHandlerAsync(nameof(ResumableUploadEvents.OnDeletedAsync), record.Key, () => handler.OnDeletedAsync(new UploadDeletedContext(httpContext, record, reason, cancellationToken))).ConfigureAwait(false);

@@ -44,7 +44,21 @@ internal static class XFileIdHeaders
             }
         }
 
+        if (IsReservedId(id))
+        {
+            throw Invalid(source, "Ids of the form tus:<32 hex> and ietf:<32 hex> name the uploads of the other protocols and are reserved.");
+        }
+
         return id;
+    }
+
+    /// <summary>Whether an id has the shape of the engine names of tus or IETF uploads, which X-File-Id requests must not reach.</summary>
+    private static bool IsReservedId(string id)
+    {
+        var colon = id.IndexOf(':', StringComparison.Ordinal);
+        return colon is 3 or 4
+               && (id.StartsWith("tus:", StringComparison.Ordinal) || id.StartsWith("ietf:", StringComparison.Ordinal))
+               && Tus.TusProtocolHandler.IsUploadId(id.AsSpan(colon + 1));
     }
 
     /// <summary>Parses an optional number header; <see langword="null"/> when absent.</summary>
