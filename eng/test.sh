@@ -4,7 +4,8 @@
 #      packages of the browser test, the tus-js-client interop test and the sample's tus page),
 #   2. builds the solution,
 #   3. runs every test project (unit, protocol, browser end-to-end),
-#   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh).
+#   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh),
+#   5. runs the crash soak in its short mode (tools/ResumableUpload.Soak, about a minute).
 # Ends with one summary line "tests: N passed, M failed" and exits non-zero when anything failed.
 set -euo pipefail
 
@@ -77,6 +78,13 @@ bash eng/pack-smoke.sh
 SMOKE_EXIT=$?
 set -e
 
+# --- 5. crash soak (short mode, about a minute) ---------------------------------------------------
+log "crash soak: uploads of 0 B to 64 MiB while the server is killed with SIGKILL (short mode)"
+set +e
+dotnet run --project tools/ResumableUpload.Soak -c "$CONFIGURATION" --no-build -- --mode short --configuration "$CONFIGURATION" --seed "${SOAK_SEED:-20261126}"
+SOAK_EXIT=$?
+set -e
+
 # --- summary ------------------------------------------------------------------------------------
 read -r PASSED FAILED < <(python3 - "$RESULTS" <<'PY'
 import re, sys
@@ -89,6 +97,7 @@ print(passed, failed)
 PY
 )
 if [[ $SMOKE_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+if [[ $SOAK_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $TEST_EXIT -ne 0 && $FAILED -eq 0 ]]; then
   echo "error: dotnet test exited with $TEST_EXIT without reporting a failed test (build or runner failure)." >&2
   FAILED=1
