@@ -102,12 +102,7 @@ public sealed class AppendTests
     }
 
     [Theory]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
-    [InlineData(7)]
-    [InlineData(8)]
+    [MemberData(nameof(IetfClient.AllVersions), MemberType = typeof(IetfClient))]
     public async Task AnyVersion_Append_WithoutUploadOffset_Returns400(int version)
     {
         // "The request MUST include the Upload-Offset header field."

@@ -7,12 +7,7 @@ namespace ResumableUpload.Middleware.Tests.Protocols.Ietf;
 public sealed class CancellationAndDiscoveryTests
 {
     [Theory]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
-    [InlineData(7)]
-    [InlineData(8)]
+    [MemberData(nameof(IetfClient.AllVersions), MemberType = typeof(IetfClient))]
     public async Task Delete_Returns204ThenHead404(int version)
     {
         await using var host = await UploadTestHost.StartAsync();

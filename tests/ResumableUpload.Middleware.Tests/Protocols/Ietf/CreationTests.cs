@@ -180,12 +180,7 @@ public sealed class CreationTests
     }
 
     [Theory]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
-    [InlineData(7)]
-    [InlineData(8)]
+    [MemberData(nameof(IetfClient.AllVersions), MemberType = typeof(IetfClient))]
     public async Task AnyVersion_Creation_WithUploadOffset_Returns400(int version)
     {
         // "The request MUST NOT include the Upload-Offset header field."

@@ -127,12 +127,7 @@ public sealed class OffsetRetrievalTests
     }
 
     [Theory]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
-    [InlineData(7)]
-    [InlineData(8)]
+    [MemberData(nameof(IetfClient.AllVersions), MemberType = typeof(IetfClient))]
     public async Task AnyVersion_Head_WithUploadOffsetHeader_Returns400(int version)
     {
         // "The request MUST NOT include an Upload-Offset ... header field."
@@ -147,12 +142,7 @@ public sealed class OffsetRetrievalTests
     }
 
     [Theory]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
-    [InlineData(7)]
-    [InlineData(8)]
+    [MemberData(nameof(IetfClient.AllVersions), MemberType = typeof(IetfClient))]
     public async Task AnyVersion_Head_WithCompletionHeader_Returns400(int version)
     {
         // "... or Upload-Incomplete (v3) / Upload-Complete (v4+) header field."
