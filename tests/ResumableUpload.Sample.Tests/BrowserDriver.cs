@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 
+using ResumableUpload.Testing.Shared;
+
 namespace ResumableUpload.Sample.Tests;
 
 /// <summary>
@@ -67,56 +69,15 @@ internal static class BrowserDriver
             Assert.Fail(missing);
         }
 
-        var startInfo = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = BrowserDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        startInfo.ArgumentList.Add("e2e.mjs");
-        startInfo.ArgumentList.Add(baseAddress.ToString());
-        startInfo.ArgumentList.Add(file);
-        startInfo.ArgumentList.Add(scenario);
+        List<string> arguments = ["e2e.mjs", baseAddress.ToString(), file, scenario];
         if (screenshot is not null)
         {
-            startInfo.ArgumentList.Add("--screenshot");
-            startInfo.ArgumentList.Add(screenshot);
+            arguments.Add("--screenshot");
+            arguments.Add(screenshot);
         }
 
-        using var process = new Process { StartInfo = startInfo };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception e)
-        {
-            Assert.Fail($"Could not start node ({e.Message}). Install Node.js with: apt-get install -y nodejs npm");
-        }
-
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using (var timeout = new CancellationTokenSource(ScenarioTimeout))
-        {
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-                Assert.Fail($"node e2e.mjs {scenario} did not finish within {ScenarioTimeout}." + Environment.NewLine +
-                            "stdout:" + Environment.NewLine + await stdout + Environment.NewLine +
-                            "stderr:" + Environment.NewLine + await stderr);
-            }
-        }
-
-        return BrowserRun.Parse(process.ExitCode, await stdout, await stderr);
+        var (exitCode, stdout, stderr) = await NodeScript.RunAsync(BrowserDirectory, arguments, ScenarioTimeout, "Install Node.js with: apt-get install -y nodejs npm");
+        return BrowserRun.Parse(exitCode, stdout, stderr);
     }
 
     private static string FindBrowserDirectory()

@@ -5,6 +5,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
+using ResumableUpload.Testing.Shared;
+
 namespace ResumableUpload.Interop.Tests.Infrastructure;
 
 /// <summary>
@@ -21,54 +23,12 @@ internal static class TusJsClient
     public static async Task<ScenarioResult> RunAsync(Uri endpoint, string scenario, string file, params string[] options)
     {
         FailWhenPrerequisitesAreMissing();
-        var startInfo = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = ScriptDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        startInfo.ArgumentList.Add("scenario.mjs");
-        startInfo.ArgumentList.Add(endpoint.ToString());
-        startInfo.ArgumentList.Add(scenario);
-        startInfo.ArgumentList.Add(file);
-        foreach (var option in options)
-        {
-            startInfo.ArgumentList.Add(option);
-        }
-
-        using var process = new Process { StartInfo = startInfo };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception e)
-        {
-            Assert.Fail($"Could not start node ({e.Message}). The tus interop tests need Node.js 20+ on PATH (apt-get install -y nodejs npm).");
-        }
-
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using (var timeout = new CancellationTokenSource(ScenarioTimeout))
-        {
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-                Assert.Fail($"node scenario.mjs {scenario} did not finish within {ScenarioTimeout}." + Environment.NewLine +
-                            "stdout:" + Environment.NewLine + await stdout + Environment.NewLine + "stderr:" + Environment.NewLine + await stderr);
-            }
-        }
-
-        return ScenarioResult.Parse(scenario, process.ExitCode, await stdout, await stderr);
+        var (exitCode, stdout, stderr) = await NodeScript.RunAsync(
+            ScriptDirectory,
+            ["scenario.mjs", endpoint.ToString(), scenario, file, .. options],
+            ScenarioTimeout,
+            "The tus interop tests need Node.js 20+ on PATH (apt-get install -y nodejs npm).");
+        return ScenarioResult.Parse(scenario, exitCode, stdout, stderr);
     }
 
     private static void FailWhenPrerequisitesAreMissing()
