@@ -181,6 +181,14 @@ internal sealed class UploadFront
         await ProblemResponses.WriteAsync(context, ex, closeConnection, plainTextConflict).ConfigureAwait(false);
     }
 
+    /// <summary>Whether the request carries a body with at least one byte (or one whose length is not known yet).</summary>
+    public static bool HasBody(HttpContext context)
+        => context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true && context.Request.ContentLength != 0;
+
+    /// <summary>Whether the request's <c>Content-Type</c> is <paramref name="mediaType"/>, parameters aside.</summary>
+    public static bool HasMediaType(HttpRequest request, string mediaType)
+        => request.ContentType is { } type && type.Split(';')[0].Trim().Equals(mediaType, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Answers 405 with <c>Allow</c> for a known path and an unsupported method.</summary>
     public static Task MethodNotAllowedAsync(HttpContext context, string allow)
     {

@@ -115,7 +115,7 @@ internal sealed class IetfProtocolHandler
                 await IetfInformational.TrySendAsync(context, headers).ConfigureAwait(false);
             }
 
-            var hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true && request.ContentLength != 0;
+            var hasBody = UploadFront.HasBody(context);
             if (!hasBody)
             {
                 if (complete && !record.IsCompleted)
@@ -225,7 +225,7 @@ internal sealed class IetfProtocolHandler
     private async Task PatchAsync(HttpContext context, string id, IetfVersion version)
     {
         var request = context.Request;
-        if (version.RequiresPartialUploadContentType && !IsPartialUpload(request))
+        if (version.RequiresPartialUploadContentType && !UploadFront.HasMediaType(request, IetfHeaders.PartialUpload))
         {
             throw new UploadException(UploadError.UnsupportedMediaType, $"Appends are sent as Content-Type: {IetfHeaders.PartialUpload}.");
         }
@@ -235,7 +235,7 @@ internal sealed class IetfProtocolHandler
         var complete = IetfHeaders.ReadComplete(request, version, creation: false);
         var declared = IetfHeaders.ReadInteger(request, IetfHeaders.UploadLength);
         var record = await FindAsync(context, id, version, UploadOperation.Append, takeOver: true).ConfigureAwait(false);
-        var hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true && request.ContentLength != 0;
+        var hasBody = UploadFront.HasBody(context);
         if (record.IsCompleted)
         {
             if (version.Number >= 8 && !hasBody)
@@ -507,7 +507,4 @@ internal sealed class IetfProtocolHandler
     /// <summary>RFC 9530: a <c>Content-Digest</c> covers the request's body; a body that does not match is not appended.</summary>
     private static ChunkChecksum? ReadDigest(HttpRequest request)
         => IetfHeaders.ReadContentDigest(request) is { } digest ? ChunkChecksum.ForKnown(digest.Algorithm, digest.Digest) : null;
-
-    private static bool IsPartialUpload(HttpRequest request)
-        => request.ContentType is { } type && type.Split(';')[0].Trim().Equals(IetfHeaders.PartialUpload, StringComparison.OrdinalIgnoreCase);
 }

@@ -247,8 +247,8 @@ internal sealed class TusProtocolHandler
             throw new UploadException(UploadError.TooLarge, $"Upload-Length {length} exceeds Tus-Max-Size {options.MaxUploadSize}.");
         }
 
-        var hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true && request.ContentLength != 0;
-        if (hasBody && (partIds is not null || !IsOffsetOctetStream(request)))
+        var hasBody = UploadFront.HasBody(context);
+        if (hasBody && (partIds is not null || !UploadFront.HasMediaType(request, TusHeaders.OffsetOctetStream)))
         {
             throw new UploadException(UploadError.UnsupportedMediaType, partIds is not null
                 ? "A final upload takes no bytes of its own."
@@ -397,7 +397,7 @@ internal sealed class TusProtocolHandler
     private async Task PatchAsync(HttpContext context, string id)
     {
         var request = context.Request;
-        if (!IsOffsetOctetStream(request))
+        if (!UploadFront.HasMediaType(request, TusHeaders.OffsetOctetStream))
         {
             throw new UploadException(UploadError.UnsupportedMediaType, $"PATCH bodies must be sent as Content-Type: {TusHeaders.OffsetOctetStream}.");
         }
@@ -568,9 +568,6 @@ internal sealed class TusProtocolHandler
             response.Headers[TusHeaders.UploadExpires] = record.ExpiresAt.ToString("R", CultureInfo.InvariantCulture);
         }
     }
-
-    private static bool IsOffsetOctetStream(HttpRequest request)
-        => request.ContentType is { } type && type.Split(';')[0].Trim().Equals(TusHeaders.OffsetOctetStream, StringComparison.OrdinalIgnoreCase);
 
     private static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 }
