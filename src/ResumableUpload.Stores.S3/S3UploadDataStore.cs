@@ -1,0 +1,670 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using Amazon.S3;
+using Amazon.S3.Model;
+using ResumableUpload.Middleware.Storage;
+
+namespace ResumableUpload.Stores.S3;
+
+/// <summary>
+/// Keeps upload bytes in S3-compatible object storage. While an upload runs, its bytes are the parts of one multipart
+/// upload (each at least the minimum part size) plus a <em>tail</em>: the bytes after the last part, written at each
+/// flush as a small object named by the positions it covers. Completion uploads the tail as the last part and completes
+/// the multipart upload into one object.
+/// </summary>
+/// <remarks>
+/// Layout for key <c>K</c> under prefix <c>P</c>: the finished object <c>P K</c>; while unfinished,
+/// <c>P K/upload</c> (the multipart upload's id) and <c>P K/tail-{start:D20}-{end:D20}</c> (bytes [start, end), where
+/// start is the end of the parts it follows). A writer keeps the tails of its last two flushes, so it can be reopened
+/// at either (the engine may have published only the earlier one); parts ending beyond the reopened position are left
+/// out of the completion and overwritten by the next parts.
+/// </remarks>
+internal sealed class S3UploadDataStore : IUploadDataStore
+{
+    private const string MarkerName = "upload";
+    private const string TailPrefix = "tail-";
+
+    private readonly S3StoreClient _s3;
+
+    public S3UploadDataStore(S3StoreClient s3)
+    {
+        ArgumentNullException.ThrowIfNull(s3);
+        _s3 = s3;
+    }
+
+    private IAmazonS3 Client => _s3.Client;
+
+    private string Bucket => _s3.BucketName;
+
+    public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
+    {
+        ValidateKey(key);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        await _s3.EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
+        var partSize = PartSizeFor(expectedLength);
+
+        if (offset > 0)
+        {
+            var held = await LoadAsync(key, cancellationToken).ConfigureAwait(false);
+            var resolved = Resolve(held, offset);
+            if (resolved.Position > 0)
+            {
+                return await ReopenAsync(key, held, resolved, partSize, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        // A fresh start: whatever an earlier upload of this key left goes.
+        await DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        return new Writer(this, key, uploadId: null, [], position: 0, ArrayPool<byte>.Shared.Rent(partSize), bufferLength: 0, partSize, lastFlushTail: null);
+    }
+
+    public async ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        ValidateKey(key);
+        await _s3.EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
+        var objectKey = ObjectKey(key);
+        GetObjectMetadataResponse metadata;
+        try
+        {
+            metadata = await Client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = Bucket, Key = objectKey }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        return new S3ReadStream(Client, Bucket, objectKey, metadata.ContentLength, metadata.ETag);
+    }
+
+    public async ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken)
+    {
+        ValidateKey(key);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        await _s3.EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
+        var held = await LoadAsync(key, cancellationToken).ConfigureAwait(false);
+        var resolved = Resolve(held, length);
+        if (resolved.Position != length)
+        {
+            if (length == 0 || await FinishedLengthAsync(key, cancellationToken).ConfigureAwait(false) == length)
+            {
+                // Zero bytes never needed a flush; or an earlier completion got this far and died before cleaning up.
+                if (length == 0)
+                {
+                    await PutAsync(ObjectKey(key), ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                }
+
+                await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            throw new InvalidOperationException($"The S3 store holds {resolved.Position} bytes of upload {key}, not the {length} to complete it with.");
+        }
+
+        var tailLength = (int)(resolved.Position - resolved.ChainEnd);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(tailLength, 1));
+        try
+        {
+            if (tailLength > 0)
+            {
+                await ReadTailAsync(resolved.Tail!, buffer, tailLength, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (held.UploadId is null || resolved.ChainLength == 0)
+            {
+                // Everything is in the tail (smaller than a part): one plain object.
+                await PutAsync(ObjectKey(key), buffer.AsMemory(0, tailLength), cancellationToken).ConfigureAwait(false);
+                if (held.UploadId is not null)
+                {
+                    await AbortAsync(ObjectKey(key), held.UploadId, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                var parts = held.Parts.Take(resolved.ChainLength).Select(p => new PartETag(p.Number, p.ETag)).ToList();
+                if (tailLength > 0)
+                {
+                    var number = resolved.ChainLength + 1;
+                    var etag = await UploadPartAsync(ObjectKey(key), held.UploadId, number, buffer.AsMemory(0, tailLength), cancellationToken).ConfigureAwait(false);
+                    parts.Add(new PartETag(number, etag));
+                }
+
+                await Client.CompleteMultipartUploadAsync(
+                    new CompleteMultipartUploadRequest { BucketName = Bucket, Key = ObjectKey(key), UploadId = held.UploadId, PartETags = parts },
+                    cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        ValidateKey(key);
+        await _s3.EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
+        var objectKey = ObjectKey(key);
+        var held = await LoadAsync(key, cancellationToken, listParts: false).ConfigureAwait(false);
+        if (held.UploadId is not null)
+        {
+            await AbortAsync(objectKey, held.UploadId, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Multipart uploads whose id never reached the marker (a crash right after creating one).
+        string? keyMarker = null;
+        string? uploadIdMarker = null;
+        while (true)
+        {
+            var uploads = await Client.ListMultipartUploadsAsync(
+                new ListMultipartUploadsRequest { BucketName = Bucket, Prefix = objectKey, KeyMarker = keyMarker, UploadIdMarker = uploadIdMarker },
+                cancellationToken).ConfigureAwait(false);
+            foreach (var upload in uploads.MultipartUploads ?? [])
+            {
+                if (upload.Key == objectKey && upload.UploadId != held.UploadId)
+                {
+                    await AbortAsync(objectKey, upload.UploadId, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            if (uploads.IsTruncated != true || (uploads.NextKeyMarker is null && uploads.NextUploadIdMarker is null))
+            {
+                break;
+            }
+
+            keyMarker = uploads.NextKeyMarker;
+            uploadIdMarker = uploads.NextUploadIdMarker;
+        }
+
+        await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
+        await DeleteObjectAsync(objectKey, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal string ObjectKey(string key) => _s3.Options.KeyPrefix + key;
+
+    internal string WorkPrefix(string key) => _s3.Options.KeyPrefix + key + "/";
+
+    internal string TailKey(string key, long start, long end)
+        => string.Create(CultureInfo.InvariantCulture, $"{WorkPrefix(key)}{TailPrefix}{start:D20}-{end:D20}");
+
+    private static void ValidateKey(string key)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        foreach (var c in key)
+        {
+            if (c is not ((>= '0' and <= '9') or (>= 'a' and <= 'z') or '-' or '_'))
+            {
+                throw new ArgumentException("Store keys are derived by the engine (lowercase hexadecimal).", nameof(key));
+            }
+        }
+    }
+
+    private int PartSizeFor(long? expectedLength)
+    {
+        var options = _s3.Options;
+        long size = options.MinimumPartSize;
+        if (expectedLength is long length && length > size * options.MaximumPartCount)
+        {
+            // Larger parts so the declared length fits the part count (leaving room for the tail as the last part).
+            const long MiB = 1024 * 1024;
+            size = ((length / (options.MaximumPartCount - 1)) + MiB) / MiB * MiB;
+        }
+
+        return (int)Math.Min(size, S3UploadStoreOptions.MaximumAllowedPartSize);
+    }
+
+    /// <summary>Reads what the store holds for <paramref name="key"/>: the marker's multipart upload with its parts, and the tails.</summary>
+    private async Task<HeldBytes> LoadAsync(string key, CancellationToken cancellationToken, bool listParts = true)
+    {
+        var prefix = WorkPrefix(key);
+        var tails = new List<TailObject>();
+        var others = new List<string>();
+        var markerExists = false;
+        string? continuation = null;
+        do
+        {
+            var page = await Client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Bucket, Prefix = prefix, ContinuationToken = continuation }, cancellationToken).ConfigureAwait(false);
+            foreach (var item in page.S3Objects ?? [])
+            {
+                var name = item.Key[prefix.Length..];
+                if (name == MarkerName)
+                {
+                    markerExists = true;
+                }
+                else if (TryParseTail(name, out var start, out var end))
+                {
+                    tails.Add(new TailObject(item.Key, start, end));
+                }
+                else
+                {
+                    others.Add(item.Key);
+                }
+            }
+
+            continuation = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (continuation is not null);
+
+        string? uploadId = null;
+        var parts = new List<PartInfo>();
+        if (markerExists)
+        {
+            uploadId = await ReadMarkerAsync(prefix + MarkerName, cancellationToken).ConfigureAwait(false);
+            if (uploadId is not null && listParts)
+            {
+                try
+                {
+                    await ListPartsAsync(ObjectKey(key), uploadId, parts, cancellationToken).ConfigureAwait(false);
+                }
+                catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+                {
+                    // The multipart upload was completed or aborted; the marker is stale.
+                    uploadId = null;
+                    parts.Clear();
+                }
+            }
+        }
+
+        return new HeldBytes(key, prefix + MarkerName, markerExists, uploadId, parts, tails, others);
+    }
+
+    private async Task ListPartsAsync(string objectKey, string uploadId, List<PartInfo> parts, CancellationToken cancellationToken)
+    {
+        string? marker = null;
+        while (true)
+        {
+            var page = await Client.ListPartsAsync(new ListPartsRequest { BucketName = Bucket, Key = objectKey, UploadId = uploadId, PartNumberMarker = marker }, cancellationToken).ConfigureAwait(false);
+            foreach (var part in page.Parts ?? [])
+            {
+                parts.Add(new PartInfo(part.PartNumber ?? 0, part.Size ?? 0, part.ETag));
+            }
+
+            if (page.IsTruncated != true || page.NextPartNumberMarker is not int next)
+            {
+                break;
+            }
+
+            marker = next.ToString(CultureInfo.InvariantCulture);
+        }
+
+        parts.Sort((a, b) => a.Number.CompareTo(b.Number));
+    }
+
+    /// <summary>
+    /// Chooses the held state for <paramref name="offset"/>: parts 1..k ending at the start of a tail that covers the
+    /// offset, or ending exactly at it; when nothing covers it (the store holds fewer bytes), the furthest held position.
+    /// </summary>
+    internal static Resolution Resolve(HeldBytes held, long offset)
+    {
+        // ends[k] = end of parts 1..k (consecutive numbers from 1 only).
+        var ends = new List<long> { 0 };
+        foreach (var part in held.Parts)
+        {
+            if (part.Number != ends.Count || part.Size <= 0)
+            {
+                break;
+            }
+
+            ends.Add(ends[^1] + part.Size);
+        }
+
+        if (held.UploadId is null)
+        {
+            ends.RemoveRange(1, ends.Count - 1);
+        }
+
+        var chainOf = new Dictionary<long, int>();
+        for (var k = 0; k < ends.Count; k++)
+        {
+            chainOf[ends[k]] = k;
+        }
+
+        Resolution? best = null;
+        Resolution? furthest = null;
+        foreach (var tail in held.Tails.OrderBy(t => t.End))
+        {
+            if (!chainOf.TryGetValue(tail.Start, out var k))
+            {
+                continue;
+            }
+
+            if (tail.Start <= offset && offset <= tail.End)
+            {
+                // Prefer the tail that ends exactly at the offset, then the shortest one that covers it.
+                if (best is null || tail.End == offset)
+                {
+                    best = new Resolution(k, tail.Start, tail, offset);
+                }
+            }
+            else if (tail.End < offset && (furthest is null || tail.End > furthest.Position))
+            {
+                furthest = new Resolution(k, tail.Start, tail, tail.End);
+            }
+        }
+
+        if (best is not null && best.Tail!.End == offset)
+        {
+            return best;
+        }
+
+        if (chainOf.TryGetValue(offset, out var exact))
+        {
+            return new Resolution(exact, offset, null, offset);
+        }
+
+        if (best is not null)
+        {
+            return best;
+        }
+
+        for (var k = ends.Count - 1; k > 0; k--)
+        {
+            if (ends[k] < offset)
+            {
+                if (furthest is null || ends[k] > furthest.Position)
+                {
+                    furthest = new Resolution(k, ends[k], null, ends[k]);
+                }
+
+                break;
+            }
+        }
+
+        return furthest ?? new Resolution(0, 0, null, 0);
+    }
+
+    private async Task<IUploadDataWriter> ReopenAsync(string key, HeldBytes held, Resolution resolved, int partSize, CancellationToken cancellationToken)
+    {
+        var tailLength = (int)(resolved.Position - resolved.ChainEnd);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(partSize, tailLength));
+        try
+        {
+            string? kept = null;
+            if (tailLength > 0)
+            {
+                var tail = resolved.Tail!;
+                await ReadTailAsync(tail, buffer, tailLength, cancellationToken).ConfigureAwait(false);
+                if (tail.End == resolved.Position)
+                {
+                    kept = tail.Key;
+                }
+                else
+                {
+                    // Truncated by rewriting, before the longer one (holding unpublished bytes) goes.
+                    kept = TailKey(key, resolved.ChainEnd, resolved.Position);
+                    await PutAsync(kept, buffer.AsMemory(0, tailLength), cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await DeleteWorkObjectsAsync(held, keep: kept, cancellationToken, keepMarker: true).ConfigureAwait(false);
+            var parts = held.Parts.Take(resolved.ChainLength).ToList();
+            return new Writer(this, key, held.UploadId, parts, resolved.Position, buffer, tailLength, partSize, kept);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private async Task<string?> ReadMarkerAsync(string markerKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await Client.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = markerKey }, cancellationToken).ConfigureAwait(false);
+            using var reader = new StreamReader(response.ResponseStream);
+            var id = (await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim();
+            return id.Length == 0 ? null : id;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private async Task ReadTailAsync(TailObject tail, byte[] buffer, int length, CancellationToken cancellationToken)
+    {
+        using var response = await Client.GetObjectAsync(
+            new GetObjectRequest { BucketName = Bucket, Key = tail.Key, ByteRange = new ByteRange(0, length - 1) },
+            cancellationToken).ConfigureAwait(false);
+        var read = 0;
+        while (read < length)
+        {
+            var n = await response.ResponseStream.ReadAsync(buffer.AsMemory(read, length - read), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new IOException($"The tail object '{tail.Key}' ended after {read} of {length} bytes.");
+            }
+
+            read += n;
+        }
+    }
+
+    private async Task<long?> FinishedLengthAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var metadata = await Client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = Bucket, Key = ObjectKey(key) }, cancellationToken).ConfigureAwait(false);
+            return metadata.ContentLength;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    internal async Task PutAsync(string objectKey, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        using var body = AsStream(bytes);
+        await Client.PutObjectAsync(
+            new PutObjectRequest { BucketName = Bucket, Key = objectKey, InputStream = body, AutoCloseStream = false, UseChunkEncoding = false, ContentType = "application/octet-stream" },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async Task<string> UploadPartAsync(string objectKey, string uploadId, int partNumber, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        using var body = AsStream(bytes);
+        var response = await Client.UploadPartAsync(
+            new UploadPartRequest { BucketName = Bucket, Key = objectKey, UploadId = uploadId, PartNumber = partNumber, InputStream = body, PartSize = bytes.Length, UseChunkEncoding = false },
+            cancellationToken).ConfigureAwait(false);
+        return response.ETag;
+    }
+
+    internal async Task<string> StartMultipartAsync(string key, CancellationToken cancellationToken)
+    {
+        var response = await Client.InitiateMultipartUploadAsync(
+            new InitiateMultipartUploadRequest { BucketName = Bucket, Key = ObjectKey(key), ContentType = "application/octet-stream" },
+            cancellationToken).ConfigureAwait(false);
+        await Client.PutObjectAsync(
+            new PutObjectRequest { BucketName = Bucket, Key = WorkPrefix(key) + MarkerName, ContentBody = response.UploadId, UseChunkEncoding = false, ContentType = "text/plain" },
+            cancellationToken).ConfigureAwait(false);
+        return response.UploadId;
+    }
+
+    internal async Task DeleteObjectAsync(string objectKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Bucket, Key = objectKey }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    private async Task AbortAsync(string objectKey, string uploadId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = Bucket, Key = objectKey, UploadId = uploadId }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    /// <summary>Deletes the tails (but <paramref name="keep"/>), unknown leftovers and, unless kept, the marker. One request each: no batch delete.</summary>
+    private async Task DeleteWorkObjectsAsync(HeldBytes held, string? keep, CancellationToken cancellationToken, bool keepMarker = false)
+    {
+        foreach (var tail in held.Tails)
+        {
+            if (tail.Key != keep)
+            {
+                await DeleteObjectAsync(tail.Key, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var other in held.Others)
+        {
+            await DeleteObjectAsync(other, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (held.MarkerExists && !keepMarker)
+        {
+            await DeleteObjectAsync(held.MarkerKey, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static MemoryStream AsStream(ReadOnlyMemory<byte> bytes)
+        => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(bytes.ToArray(), writable: false);
+
+    private static bool TryParseTail(string name, out long start, out long end)
+    {
+        start = end = 0;
+        if (!name.StartsWith(TailPrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var span = name.AsSpan(TailPrefix.Length);
+        var dash = span.IndexOf('-');
+        return dash > 0
+            && long.TryParse(span[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out start)
+            && long.TryParse(span[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out end)
+            && start < end;
+    }
+
+    internal sealed record PartInfo(int Number, long Size, string ETag);
+
+    internal sealed record TailObject(string Key, long Start, long End);
+
+    internal sealed record HeldBytes(string Key, string MarkerKey, bool MarkerExists, string? UploadId, List<PartInfo> Parts, List<TailObject> Tails, List<string> Others);
+
+    /// <summary>Parts 1..<paramref name="ChainLength"/> (ending at <paramref name="ChainEnd"/>), then <paramref name="Tail"/>'s bytes up to <paramref name="Position"/>.</summary>
+    internal sealed record Resolution(int ChainLength, long ChainEnd, TailObject? Tail, long Position);
+
+    /// <summary>
+    /// Buffers at most one part. A full buffer becomes the next part at once; a flush writes what is buffered as a tail
+    /// object, then deletes the tails older than the previous flush's.
+    /// </summary>
+    private sealed class Writer : IUploadDataWriter
+    {
+        private readonly S3UploadDataStore _store;
+        private readonly string _key;
+        private readonly List<PartInfo> _parts;
+        private readonly int _partSize;
+        private readonly HashSet<string> _tails = new(StringComparer.Ordinal);
+        private string? _uploadId;
+        private byte[]? _buffer;
+        private int _bufferLength;
+        private long _lastFlushPosition;
+        private string? _lastFlushTail;
+
+        public Writer(S3UploadDataStore store, string key, string? uploadId, List<PartInfo> parts, long position, byte[] buffer, int bufferLength, int partSize, string? lastFlushTail)
+        {
+            _store = store;
+            _key = key;
+            _uploadId = uploadId;
+            _parts = parts;
+            Position = position;
+            _buffer = buffer;
+            _bufferLength = bufferLength;
+            _partSize = Math.Max(partSize, bufferLength);
+            _lastFlushPosition = position;
+            _lastFlushTail = lastFlushTail;
+            if (lastFlushTail is not null)
+            {
+                _tails.Add(lastFlushTail);
+            }
+        }
+
+        public long Position { get; private set; }
+
+        private long PartsEnd => Position - _bufferLength;
+
+        public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            var buffer = _buffer ?? throw new ObjectDisposedException(nameof(Writer));
+            while (!data.IsEmpty)
+            {
+                var n = Math.Min(_partSize - _bufferLength, data.Length);
+                data.Span[..n].CopyTo(buffer.AsSpan(_bufferLength));
+                _bufferLength += n;
+                Position += n;
+                data = data[n..];
+                if (_bufferLength >= _partSize)
+                {
+                    await UploadBufferAsPartAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        public async ValueTask FlushAsync(bool toDisk, CancellationToken cancellationToken)
+        {
+            var buffer = _buffer ?? throw new ObjectDisposedException(nameof(Writer));
+            if (Position == _lastFlushPosition)
+            {
+                return;
+            }
+
+            // Once S3 acknowledged a PUT the bytes are durable: toDisk asks for nothing more.
+            string? tail = null;
+            if (_bufferLength > 0)
+            {
+                tail = _store.TailKey(_key, PartsEnd, Position);
+                await _store.PutAsync(tail, buffer.AsMemory(0, _bufferLength), cancellationToken).ConfigureAwait(false);
+                _tails.Add(tail);
+            }
+
+            // Keep this flush's tail and the previous flush's (the engine may reopen at either); older ones go.
+            foreach (var old in _tails.Where(t => t != tail && t != _lastFlushTail).ToList())
+            {
+                await _store.DeleteObjectAsync(old, cancellationToken).ConfigureAwait(false);
+                _tails.Remove(old);
+            }
+
+            _lastFlushTail = tail;
+            _lastFlushPosition = Position;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            // Nothing is flushed here: what was not flushed is not counted, as after a crash.
+            var buffer = Interlocked.Exchange(ref _buffer, null);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        private async Task UploadBufferAsPartAsync(CancellationToken cancellationToken)
+        {
+            var number = _parts.Count + 1;
+            if (number > _store._s3.Options.MaximumPartCount)
+            {
+                throw new InvalidOperationException($"Upload {_key} would need more than {_store._s3.Options.MaximumPartCount} parts of {_partSize} bytes; raise ResumableUploads:S3:MinimumPartSize or declare the upload's length.");
+            }
+
+            _uploadId ??= await _store.StartMultipartAsync(_key, cancellationToken).ConfigureAwait(false);
+            var etag = await _store.UploadPartAsync(_store.ObjectKey(_key), _uploadId, number, _buffer.AsMemory(0, _bufferLength), cancellationToken).ConfigureAwait(false);
+            _parts.Add(new PartInfo(number, _bufferLength, etag));
+            _bufferLength = 0;
+        }
+    }
+}
