@@ -46,13 +46,13 @@ internal sealed class SwiftS3Server : IAsyncDisposable
     public string ServiceUrl => $"http://127.0.0.1:{ProxyPort}";
 
     /// <summary>The S3 access key.</summary>
-    public string AccessKey => DefaultAccessKey;
+    public string AccessKey { get; } = DefaultAccessKey;
 
     /// <summary>The S3 secret key.</summary>
-    public string SecretKey => DefaultSecretKey;
+    public string SecretKey { get; } = DefaultSecretKey;
 
     /// <summary>The region to sign requests for (s3api's <c>location</c>).</summary>
-    public string Region => "us-east-1";
+    public string Region { get; } = "us-east-1";
 
     /// <summary>A fresh, valid bucket name.</summary>
     public static string NewBucketName() => "test-" + Guid.NewGuid().ToString("N")[..20];
@@ -80,7 +80,7 @@ internal sealed class SwiftS3Server : IAsyncDisposable
         var container = ServerProcess.Require("swift-container-server", InstallHint);
         var obj = ServerProcess.Require("swift-object-server", InstallHint);
         var memcached = ServerProcess.Require("memcached", InstallHint);
-        var python = ServerProcess.Require("python3", InstallHint);
+        var python = SwiftPython(proxy);
         EnsureSwiftConf();
 
         var directory = ServerProcess.CreateDirectory("swift-s3");
@@ -186,6 +186,23 @@ internal sealed class SwiftS3Server : IAsyncDisposable
 
     private static Task<ServerProcess> StartListeningAsync(string name, string program, IEnumerable<string> arguments, int port, string directory)
         => ServerProcess.StartAsync(name, program, arguments, ct => ServerProcess.IsListeningAsync(port, ct), TimeSpan.FromSeconds(90), directory);
+
+    // The interpreter Swift's own scripts run with (their #! line), which may not be the first python3 on PATH.
+    private static string SwiftPython(string swiftScript)
+    {
+        using var reader = new StreamReader(swiftScript);
+        var first = reader.ReadLine() ?? string.Empty;
+        if (first.StartsWith("#!", StringComparison.Ordinal))
+        {
+            var interpreter = first[2..].Trim().Split(' ')[0];
+            if (File.Exists(interpreter) && !interpreter.EndsWith("/env", StringComparison.Ordinal))
+            {
+                return interpreter;
+            }
+        }
+
+        return ServerProcess.Require("python3", InstallHint);
+    }
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 
