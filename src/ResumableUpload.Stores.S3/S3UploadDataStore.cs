@@ -24,6 +24,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore
 {
     private const string MarkerName = "upload";
     private const string TailPrefix = "tail-";
+    private static readonly SearchValues<char> LowercaseHex = SearchValues.Create("0123456789abcdef");
 
     private readonly S3StoreClient _s3;
 
@@ -192,12 +193,10 @@ internal sealed class S3UploadDataStore : IUploadDataStore
     private static void ValidateKey(string key)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
-        foreach (var c in key)
+        if (key.Length > 128 || key.AsSpan().ContainsAnyExcept(LowercaseHex))
         {
-            if (c is not ((>= '0' and <= '9') or (>= 'a' and <= 'z') or '-' or '_'))
-            {
-                throw new ArgumentException("Store keys are derived by the engine (lowercase hexadecimal).", nameof(key));
-            }
+            // A second line of defence: object names are built from engine-derived keys only, never client strings.
+            throw new ArgumentException("Store keys are derived by the engine (lowercase hexadecimal).", nameof(key));
         }
     }
 
