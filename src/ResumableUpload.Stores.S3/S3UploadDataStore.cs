@@ -20,10 +20,11 @@ namespace ResumableUpload.Stores.S3;
 /// at either (the engine may have published only the earlier one); parts ending beyond the reopened position are left
 /// out of the completion and overwritten by the next parts.
 /// </remarks>
-internal sealed class S3UploadDataStore : IUploadDataStore
+internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatenation
 {
     private const string MarkerName = "upload";
     private const string TailPrefix = "tail-";
+    private const long MaximumCopyPartSize = 5L * 1024 * 1024 * 1024;
     private static readonly SearchValues<char> LowercaseHex = SearchValues.Create("0123456789abcdef");
 
     private readonly S3StoreClient _s3;
@@ -181,6 +182,103 @@ internal sealed class S3UploadDataStore : IUploadDataStore
 
         await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
         await DeleteObjectAsync(objectKey, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Joins finished objects into <paramref name="targetKey"/>'s, server-side where it can: a stretch of at least one
+    /// part size becomes a part copied from its source (<c>UploadPartCopy</c> with a byte range); smaller stretches
+    /// are read into the part buffer until it is full (or the end is reached). Under one part in all: one
+    /// <c>PutObject</c>.
+    /// </summary>
+    public async ValueTask ConcatenateAsync(string targetKey, IReadOnlyList<string> sourceKeys, CancellationToken cancellationToken)
+    {
+        ValidateKey(targetKey);
+        ArgumentNullException.ThrowIfNull(sourceKeys);
+        var sources = new List<(string ObjectKey, long Length)>(sourceKeys.Count);
+        foreach (var sourceKey in sourceKeys)
+        {
+            ValidateKey(sourceKey);
+            var length = await FinishedLengthAsync(sourceKey, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"Upload {sourceKey} has no finished object to concatenate.");
+            sources.Add((ObjectKey(sourceKey), length));
+        }
+
+        await DeleteAsync(targetKey, cancellationToken).ConfigureAwait(false);
+        var target = ObjectKey(targetKey);
+        var partSize = PartSizeFor(sources.Sum(s => s.Length));
+        var buffer = ArrayPool<byte>.Shared.Rent(partSize);
+        string? uploadId = null;
+        var parts = new List<PartETag>();
+        var buffered = 0;
+        try
+        {
+            foreach (var (source, length) in sources)
+            {
+                var position = 0L;
+                while (position < length)
+                {
+                    var remaining = length - position;
+                    if (buffered == 0 && remaining >= partSize)
+                    {
+                        var size = Math.Min(remaining, MaximumCopyPartSize);
+                        uploadId ??= await StartMultipartAsync(targetKey, cancellationToken).ConfigureAwait(false);
+                        ThrowIfTooManyParts(targetKey, parts.Count + 1, partSize);
+                        var copied = await Client.CopyPartAsync(
+                            new CopyPartRequest
+                            {
+                                SourceBucket = Bucket,
+                                SourceKey = source,
+                                DestinationBucket = Bucket,
+                                DestinationKey = target,
+                                UploadId = uploadId,
+                                PartNumber = parts.Count + 1,
+                                FirstByte = position,
+                                LastByte = position + size - 1,
+                            },
+                            cancellationToken).ConfigureAwait(false);
+                        parts.Add(new PartETag(parts.Count + 1, copied.ETag));
+                        position += size;
+                        continue;
+                    }
+
+                    var take = (int)Math.Min(partSize - buffered, remaining);
+                    await ReadRangeAsync(source, position, buffer.AsMemory(buffered, take), cancellationToken).ConfigureAwait(false);
+                    buffered += take;
+                    position += take;
+                    if (buffered == partSize)
+                    {
+                        uploadId ??= await StartMultipartAsync(targetKey, cancellationToken).ConfigureAwait(false);
+                        ThrowIfTooManyParts(targetKey, parts.Count + 1, partSize);
+                        var etag = await UploadPartAsync(target, uploadId, parts.Count + 1, buffer.AsMemory(0, buffered), cancellationToken).ConfigureAwait(false);
+                        parts.Add(new PartETag(parts.Count + 1, etag));
+                        buffered = 0;
+                    }
+                }
+            }
+
+            if (uploadId is null)
+            {
+                await PutAsync(target, buffer.AsMemory(0, buffered), cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                if (buffered > 0)
+                {
+                    ThrowIfTooManyParts(targetKey, parts.Count + 1, partSize);
+                    var etag = await UploadPartAsync(target, uploadId, parts.Count + 1, buffer.AsMemory(0, buffered), cancellationToken).ConfigureAwait(false);
+                    parts.Add(new PartETag(parts.Count + 1, etag));
+                }
+
+                await Client.CompleteMultipartUploadAsync(
+                    new CompleteMultipartUploadRequest { BucketName = Bucket, Key = target, UploadId = uploadId, PartETags = parts },
+                    cancellationToken).ConfigureAwait(false);
+                await DeleteObjectAsync(WorkPrefix(targetKey) + MarkerName, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     internal string ObjectKey(string key) => _s3.Options.KeyPrefix + key;
@@ -423,21 +521,38 @@ internal sealed class S3UploadDataStore : IUploadDataStore
         }
     }
 
-    private async Task ReadTailAsync(TailObject tail, byte[] buffer, int length, CancellationToken cancellationToken)
+    private Task ReadTailAsync(TailObject tail, byte[] buffer, int length, CancellationToken cancellationToken)
+        => ReadRangeAsync(tail.Key, 0, buffer.AsMemory(0, length), cancellationToken);
+
+    /// <summary>Reads <paramref name="destination"/>'s length of bytes of an object from <paramref name="from"/> on (one ranged GET).</summary>
+    private async Task ReadRangeAsync(string objectKey, long from, Memory<byte> destination, CancellationToken cancellationToken)
     {
+        if (destination.IsEmpty)
+        {
+            return;
+        }
+
         using var response = await Client.GetObjectAsync(
-            new GetObjectRequest { BucketName = Bucket, Key = tail.Key, ByteRange = new ByteRange(0, length - 1) },
+            new GetObjectRequest { BucketName = Bucket, Key = objectKey, ByteRange = new ByteRange(from, from + destination.Length - 1) },
             cancellationToken).ConfigureAwait(false);
         var read = 0;
-        while (read < length)
+        while (read < destination.Length)
         {
-            var n = await response.ResponseStream.ReadAsync(buffer.AsMemory(read, length - read), cancellationToken).ConfigureAwait(false);
+            var n = await response.ResponseStream.ReadAsync(destination[read..], cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
-                throw new IOException($"The tail object '{tail.Key}' ended after {read} of {length} bytes.");
+                throw new IOException($"The object '{objectKey}' ended after {from + read} bytes; {from + destination.Length} were expected.");
             }
 
             read += n;
+        }
+    }
+
+    private void ThrowIfTooManyParts(string key, int partNumber, int partSize)
+    {
+        if (partNumber > _s3.Options.MaximumPartCount)
+        {
+            throw new InvalidOperationException($"Upload {key} would need more than {_s3.Options.MaximumPartCount} parts of {partSize} bytes; raise ResumableUploads:S3:MinimumPartSize or declare the upload's length.");
         }
     }
 
@@ -655,11 +770,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore
         private async Task UploadBufferAsPartAsync(CancellationToken cancellationToken)
         {
             var number = _parts.Count + 1;
-            if (number > _store._s3.Options.MaximumPartCount)
-            {
-                throw new InvalidOperationException($"Upload {_key} would need more than {_store._s3.Options.MaximumPartCount} parts of {_partSize} bytes; raise ResumableUploads:S3:MinimumPartSize or declare the upload's length.");
-            }
-
+            _store.ThrowIfTooManyParts(_key, number, _partSize);
             _uploadId ??= await _store.StartMultipartAsync(_key, cancellationToken).ConfigureAwait(false);
             var etag = await _store.UploadPartAsync(_store.ObjectKey(_key), _uploadId, number, _buffer.AsMemory(0, _bufferLength), cancellationToken).ConfigureAwait(false);
             _parts.Add(new PartInfo(number, _bufferLength, etag));

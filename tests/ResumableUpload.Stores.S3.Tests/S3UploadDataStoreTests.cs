@@ -214,6 +214,31 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concatenate_SmallThenLargeThenSmallSources_CopiesWhatItCan_AndJoinsTheBytesInOrder()
+    {
+        var store = Store();
+        var sources = new[] { StoreConformance.Bytes(10, seed: 20), StoreConformance.Bytes((11 * MiB) + 5, seed: 21), StoreConformance.Bytes(3 * MiB, seed: 22) };
+        var keys = new List<string>();
+        foreach (var bytes in sources)
+        {
+            var key = StoreConformance.NewKey();
+            await CompleteUploadAsync(store, key, bytes);
+            keys.Add(key);
+        }
+
+        var target = StoreConformance.NewKey();
+        var expected = sources.SelectMany(b => b).ToArray();
+        await store.ConcatenateAsync(target, keys, CancellationToken.None);
+        await store.CompleteAsync(target, expected.Length, CancellationToken.None);
+
+        var actual = await ReadAsync(store, target);
+        actual.AsSpan().SequenceEqual(expected).Should().BeTrue(StoreConformance.Describe(expected, actual));
+        (await ReadAsync(store, keys[1])).Should().Equal(sources[1], "the sources stay as they are");
+        (await WorkObjectsAsync(store, target)).Should().BeEmpty();
+        (await MultipartUploadsAsync()).Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task Operations_AgainstAServerThatIsDown_Throw()
     {
         var options = _swift.Options(_bucket);
