@@ -4,8 +4,9 @@ using Amazon.S3.Model;
 namespace ResumableUpload.Stores.S3;
 
 /// <summary>
-/// A finished object read with ranged GETs: seekable (so downloads can answer <c>Range</c> requests), opening one GET
-/// from the current position to the end and reopening only after a seek. Every GET asks for the ETag seen when the
+/// A finished object read with ranged GETs: seekable (so downloads can answer <c>Range</c> requests). Each GET asks for
+/// a window from the current position: 1 MiB after a seek, doubling while the reads go on in sequence (up to 64 MiB),
+/// so a short range never makes the server send the rest of a large object. Every GET asks for the ETag seen when the
 /// stream was opened, so a replaced object is never mixed with the old one.
 /// </summary>
 internal sealed class S3ReadStream : Stream
@@ -14,7 +15,11 @@ internal sealed class S3ReadStream : Stream
     private readonly string _bucket;
     private readonly string _key;
     private readonly string? _etag;
+    private const long FirstWindow = 1024 * 1024;
+    private const long LargestWindow = 64 * 1024 * 1024;
     private GetObjectResponse? _response;
+    private long _window = FirstWindow;
+    private long _windowEnd;
     private long _position;
     private bool _disposed;
 
@@ -45,6 +50,7 @@ internal sealed class S3ReadStream : Stream
             {
                 CloseResponse();
                 _position = value;
+                _window = FirstWindow;
             }
         }
     }
@@ -62,21 +68,36 @@ internal sealed class S3ReadStream : Stream
             return 0;
         }
 
-        if (_response is null)
+        while (true)
         {
-            _response = await _client.GetObjectAsync(
-                new GetObjectRequest { BucketName = _bucket, Key = _key, ByteRange = new ByteRange(_position, Length - 1), EtagToMatch = _etag },
-                cancellationToken).ConfigureAwait(false);
-        }
+            if (_response is null)
+            {
+                _windowEnd = Math.Min(Length, _position + _window);
+                _window = Math.Min(_window * 2, LargestWindow);
+                _response = await _client.GetObjectAsync(
+                    new GetObjectRequest { BucketName = _bucket, Key = _key, ByteRange = new ByteRange(_position, _windowEnd - 1), EtagToMatch = _etag },
+                    cancellationToken).ConfigureAwait(false);
+            }
 
-        var read = await _response.ResponseStream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        if (read == 0)
-        {
-            throw new IOException($"The object '{_key}' ended at {_position} of {Length} bytes.");
-        }
+            var read = await _response.ResponseStream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            if (read > 0)
+            {
+                _position += read;
+                if (_position >= _windowEnd)
+                {
+                    CloseResponse();
+                }
 
-        _position += read;
-        return read;
+                return read;
+            }
+
+            if (_position < _windowEnd)
+            {
+                throw new IOException($"The object '{_key}' ended at {_position} of {Length} bytes.");
+            }
+
+            CloseResponse();
+        }
     }
 
     public override long Seek(long offset, SeekOrigin origin)

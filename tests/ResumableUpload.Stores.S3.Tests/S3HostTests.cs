@@ -63,6 +63,21 @@ public sealed class S3HostTests
     }
 
     [Fact]
+    public async Task XFileIdUpload_WhileTheS3ServerIsDown_Answers503_NotA500()
+    {
+        var configuration = new Dictionary<string, string?>(_swift.Server.StoreConfiguration("nowhere"))
+        {
+            ["ResumableUploads:S3:ServiceUrl"] = $"http://127.0.0.1:{ServerProcess.FreePort()}",
+        };
+        await using var app = await StartAsync(configuration);
+        using var http = new HttpClient { BaseAddress = new Uri(Address(app)) };
+
+        using var response = await PostAsync(http, "down.bin-1000-1767225600000", StoreConformance.Bytes(1000, seed: 2), 0, 1000);
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task StartUp_WithoutBucketName_FailsWithAMessageNamingTheKey()
     {
         var configuration = new Dictionary<string, string?>(_swift.Server.StoreConfiguration("unused"))
