@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using Amazon.S3;
 using Amazon.S3.Model;
 using ResumableUpload.Middleware.Storage;
@@ -236,7 +238,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
                                 LastByte = position + size - 1,
                             },
                             cancellationToken).ConfigureAwait(false);
-                        parts.Add(new PartETag(parts.Count + 1, copied.ETag));
+                        parts.Add(new PartETag(parts.Count + 1, NormalizeETag(copied.ETag)));
                         position += size;
                         continue;
                     }
@@ -285,8 +287,36 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
 
     internal string WorkPrefix(string key) => _s3.Options.KeyPrefix + key + "/";
 
-    internal string TailKey(string key, long start, long end)
-        => string.Create(CultureInfo.InvariantCulture, $"{WorkPrefix(key)}{TailPrefix}{start:D20}-{end:D20}");
+    /// <summary>The name of the tail object holding [<paramref name="start"/>, <paramref name="end"/>) after the parts whose fingerprint is <paramref name="chain"/>.</summary>
+    internal string TailKey(string key, long start, long end, string chain)
+        => string.Create(CultureInfo.InvariantCulture, $"{WorkPrefix(key)}{TailPrefix}{start:D20}-{end:D20}-{chain}");
+
+    /// <summary>
+    /// The fingerprints of the part chains 1..k for k = 0..<paramref name="count"/>: the first 16 hexadecimal digits of
+    /// a SHA-256 over each part's number and ETag. A tail names the chain it follows, so a reopen never joins a tail to
+    /// parts that were overwritten since (by a writer that died, or one that lost its lease and did not notice yet).
+    /// </summary>
+    internal static string[] ChainFingerprints(IReadOnlyList<PartInfo> parts, int count)
+    {
+        var fingerprints = new string[count + 1];
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        fingerprints[0] = Fingerprint(hash);
+        for (var k = 1; k <= count; k++)
+        {
+            AppendPart(hash, parts[k - 1]);
+            fingerprints[k] = Fingerprint(hash);
+        }
+
+        return fingerprints;
+    }
+
+    internal static void AppendPart(IncrementalHash hash, PartInfo part)
+        => hash.AppendData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{part.Number}:{part.ETag}\n")));
+
+    internal static string Fingerprint(IncrementalHash hash) => Convert.ToHexStringLower(hash.GetCurrentHash())[..16];
+
+    /// <summary>ETags come quoted from some servers and some calls, unquoted from others.</summary>
+    internal static string NormalizeETag(string? etag) => (etag ?? string.Empty).Trim().Trim('"');
 
     private static void ValidateKey(string key)
     {
@@ -330,9 +360,9 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
                 {
                     markerExists = true;
                 }
-                else if (TryParseTail(name, out var start, out var end))
+                else if (TryParseTail(name, out var start, out var end, out var chain))
                 {
-                    tails.Add(new TailObject(item.Key, start, end));
+                    tails.Add(new TailObject(item.Key, start, end, chain));
                 }
                 else
                 {
@@ -375,7 +405,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
             var page = await Client.ListPartsAsync(new ListPartsRequest { BucketName = Bucket, Key = objectKey, UploadId = uploadId, PartNumberMarker = marker }, cancellationToken).ConfigureAwait(false);
             foreach (var part in page.Parts ?? [])
             {
-                parts.Add(new PartInfo(part.PartNumber ?? 0, part.Size ?? 0, part.ETag));
+                parts.Add(new PartInfo(part.PartNumber ?? 0, part.Size ?? 0, NormalizeETag(part.ETag)));
             }
 
             if (page.IsTruncated != true || page.NextPartNumberMarker is not int next)
@@ -390,28 +420,28 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
     }
 
     /// <summary>
-    /// Chooses the held state for <paramref name="offset"/>: parts 1..k ending at the start of a tail that covers the
-    /// offset, or ending exactly at it; when nothing covers it (the store holds fewer bytes), the furthest held position.
+    /// Chooses the held state for <paramref name="offset"/>: a tail that covers the offset and follows parts 1..k (its
+    /// start is where they end and its chain fingerprint is theirs). Prefers the tail ending exactly at the offset, then
+    /// the shortest one covering it; when none covers it (the store holds fewer bytes), the furthest valid tail.
     /// </summary>
     internal static Resolution Resolve(HeldBytes held, long offset)
     {
         // ends[k] = end of parts 1..k (consecutive numbers from 1 only).
         var ends = new List<long> { 0 };
-        foreach (var part in held.Parts)
+        if (held.UploadId is not null)
         {
-            if (part.Number != ends.Count || part.Size <= 0)
+            foreach (var part in held.Parts)
             {
-                break;
+                if (part.Number != ends.Count || part.Size <= 0)
+                {
+                    break;
+                }
+
+                ends.Add(ends[^1] + part.Size);
             }
-
-            ends.Add(ends[^1] + part.Size);
         }
 
-        if (held.UploadId is null)
-        {
-            ends.RemoveRange(1, ends.Count - 1);
-        }
-
+        var fingerprints = ChainFingerprints(held.Parts, ends.Count - 1);
         var chainOf = new Dictionary<long, int>();
         for (var k = 0; k < ends.Count; k++)
         {
@@ -422,14 +452,13 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         Resolution? furthest = null;
         foreach (var tail in held.Tails.OrderBy(t => t.End))
         {
-            if (!chainOf.TryGetValue(tail.Start, out var k))
+            if (!chainOf.TryGetValue(tail.Start, out var k) || fingerprints[k] != tail.Chain)
             {
                 continue;
             }
 
             if (tail.Start <= offset && offset <= tail.End)
             {
-                // Prefer the tail that ends exactly at the offset, then the shortest one that covers it.
                 if (best is null || tail.End == offset)
                 {
                     best = new Resolution(k, tail.Start, tail, offset);
@@ -441,35 +470,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
             }
         }
 
-        if (best is not null && best.Tail!.End == offset)
-        {
-            return best;
-        }
-
-        if (chainOf.TryGetValue(offset, out var exact))
-        {
-            return new Resolution(exact, offset, null, offset);
-        }
-
-        if (best is not null)
-        {
-            return best;
-        }
-
-        for (var k = ends.Count - 1; k > 0; k--)
-        {
-            if (ends[k] < offset)
-            {
-                if (furthest is null || ends[k] > furthest.Position)
-                {
-                    furthest = new Resolution(k, ends[k], null, ends[k]);
-                }
-
-                break;
-            }
-        }
-
-        return furthest ?? new Resolution(0, 0, null, 0);
+        return best ?? furthest ?? new Resolution(0, 0, null, 0);
     }
 
     private async Task<IUploadDataWriter> ReopenAsync(string key, HeldBytes held, Resolution resolved, int partSize, CancellationToken cancellationToken)
@@ -478,21 +479,14 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(partSize, tailLength));
         try
         {
-            string? kept = null;
-            if (tailLength > 0)
+            var tail = resolved.Tail!;
+            await ReadTailAsync(tail, buffer, tailLength, cancellationToken).ConfigureAwait(false);
+            var kept = tail.Key;
+            if (tail.End != resolved.Position)
             {
-                var tail = resolved.Tail!;
-                await ReadTailAsync(tail, buffer, tailLength, cancellationToken).ConfigureAwait(false);
-                if (tail.End == resolved.Position)
-                {
-                    kept = tail.Key;
-                }
-                else
-                {
-                    // Truncated by rewriting, before the longer one (holding unpublished bytes) goes.
-                    kept = TailKey(key, resolved.ChainEnd, resolved.Position);
-                    await PutAsync(kept, buffer.AsMemory(0, tailLength), cancellationToken).ConfigureAwait(false);
-                }
+                // Truncated by rewriting, before the longer one (holding unpublished bytes) goes.
+                kept = TailKey(key, resolved.ChainEnd, resolved.Position, tail.Chain);
+                await PutAsync(kept, buffer.AsMemory(0, tailLength), cancellationToken).ConfigureAwait(false);
             }
 
             await DeleteWorkObjectsAsync(held, keep: kept, cancellationToken, keepMarker: true).ConfigureAwait(false);
@@ -583,7 +577,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         var response = await Client.UploadPartAsync(
             new UploadPartRequest { BucketName = Bucket, Key = objectKey, UploadId = uploadId, PartNumber = partNumber, InputStream = body, PartSize = bytes.Length, UseChunkEncoding = false },
             cancellationToken).ConfigureAwait(false);
-        return response.ETag;
+        return NormalizeETag(response.ETag);
     }
 
     internal async Task<string> StartMultipartAsync(string key, CancellationToken cancellationToken)
@@ -646,25 +640,32 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(bytes.ToArray(), writable: false);
 
-    private static bool TryParseTail(string name, out long start, out long end)
+    private static bool TryParseTail(string name, out long start, out long end, out string chain)
     {
         start = end = 0;
+        chain = string.Empty;
         if (!name.StartsWith(TailPrefix, StringComparison.Ordinal))
         {
             return false;
         }
 
-        var span = name.AsSpan(TailPrefix.Length);
-        var dash = span.IndexOf('-');
-        return dash > 0
-            && long.TryParse(span[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out start)
-            && long.TryParse(span[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out end)
-            && start < end;
+        var fields = name[TailPrefix.Length..].Split('-');
+        if (fields.Length != 3
+            || !long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out start)
+            || !long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out end)
+            || start > end
+            || fields[2].Length != 16)
+        {
+            return false;
+        }
+
+        chain = fields[2];
+        return true;
     }
 
     internal sealed record PartInfo(int Number, long Size, string ETag);
 
-    internal sealed record TailObject(string Key, long Start, long End);
+    internal sealed record TailObject(string Key, long Start, long End, string Chain);
 
     internal sealed record HeldBytes(string Key, string MarkerKey, bool MarkerExists, string? UploadId, List<PartInfo> Parts, List<TailObject> Tails, List<string> Others);
 
@@ -672,8 +673,9 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
     internal sealed record Resolution(int ChainLength, long ChainEnd, TailObject? Tail, long Position);
 
     /// <summary>
-    /// Buffers at most one part. A full buffer becomes the next part at once; a flush writes what is buffered as a tail
-    /// object, then deletes the tails older than the previous flush's.
+    /// Buffers at most one part. A full buffer becomes the next part at once; a flush writes what is buffered after the
+    /// parts as a tail object (empty when a part ended exactly there), then deletes the tails older than the previous
+    /// flush's.
     /// </summary>
     private sealed class Writer : IUploadDataWriter
     {
@@ -682,6 +684,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         private readonly List<PartInfo> _parts;
         private readonly int _partSize;
         private readonly HashSet<string> _tails = new(StringComparer.Ordinal);
+        private readonly IncrementalHash _chain = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private string? _uploadId;
         private byte[]? _buffer;
         private int _bufferLength;
@@ -704,6 +707,11 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
             {
                 _tails.Add(lastFlushTail);
             }
+
+            foreach (var part in parts)
+            {
+                AppendPart(_chain, part);
+            }
         }
 
         public long Position { get; private set; }
@@ -722,7 +730,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
                 data = data[n..];
                 if (_bufferLength >= _partSize)
                 {
-                    await UploadBufferAsPartAsync(cancellationToken).ConfigureAwait(false);
+                    await UploadBufferAsPartAsync(buffer, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -735,14 +743,11 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
                 return;
             }
 
-            // Once S3 acknowledged a PUT the bytes are durable: toDisk asks for nothing more.
-            string? tail = null;
-            if (_bufferLength > 0)
-            {
-                tail = _store.TailKey(_key, PartsEnd, Position);
-                await _store.PutAsync(tail, buffer.AsMemory(0, _bufferLength), cancellationToken).ConfigureAwait(false);
-                _tails.Add(tail);
-            }
+            // Once S3 acknowledged a PUT the bytes are durable: toDisk asks for nothing more. The tail is written even
+            // when empty (a part ended here): it names the chain of parts this position follows.
+            var tail = _store.TailKey(_key, PartsEnd, Position, Fingerprint(_chain));
+            await _store.PutAsync(tail, buffer.AsMemory(0, _bufferLength), cancellationToken).ConfigureAwait(false);
+            _tails.Add(tail);
 
             // Keep this flush's tail and the previous flush's (the engine may reopen at either); older ones go.
             foreach (var old in _tails.Where(t => t != tail && t != _lastFlushTail).ToList())
@@ -762,18 +767,21 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
             if (buffer is not null)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
+                _chain.Dispose();
             }
 
             return ValueTask.CompletedTask;
         }
 
-        private async Task UploadBufferAsPartAsync(CancellationToken cancellationToken)
+        private async Task UploadBufferAsPartAsync(byte[] buffer, CancellationToken cancellationToken)
         {
             var number = _parts.Count + 1;
             _store.ThrowIfTooManyParts(_key, number, _partSize);
             _uploadId ??= await _store.StartMultipartAsync(_key, cancellationToken).ConfigureAwait(false);
-            var etag = await _store.UploadPartAsync(_store.ObjectKey(_key), _uploadId, number, _buffer.AsMemory(0, _bufferLength), cancellationToken).ConfigureAwait(false);
-            _parts.Add(new PartInfo(number, _bufferLength, etag));
+            var etag = await _store.UploadPartAsync(_store.ObjectKey(_key), _uploadId, number, buffer.AsMemory(0, _bufferLength), cancellationToken).ConfigureAwait(false);
+            var part = new PartInfo(number, _bufferLength, etag);
+            _parts.Add(part);
+            AppendPart(_chain, part);
             _bufferLength = 0;
         }
     }
