@@ -90,14 +90,9 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         var resolved = Resolve(held, length);
         if (resolved.Position != length)
         {
-            if (length == 0 || await FinishedLengthAsync(key, cancellationToken).ConfigureAwait(false) == length)
+            if (await FinishedLengthAsync(key, cancellationToken).ConfigureAwait(false) == length)
             {
-                // Zero bytes never needed a flush; or an earlier completion got this far and died before cleaning up.
-                if (length == 0)
-                {
-                    await PutAsync(ObjectKey(key), ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
-                }
-
+                // Completed before (a retry, or a completion that died before cleaning up): only clean up.
                 await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
                 return;
             }
