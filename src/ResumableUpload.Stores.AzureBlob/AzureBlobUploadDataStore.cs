@@ -14,7 +14,7 @@ namespace ResumableUpload.Stores.AzureBlob;
 /// block list alone tells any app instance where an upload stands. <see cref="CompleteAsync"/> commits the chain of
 /// blocks from 0 to the upload's length; until then the blob is not visible to readers and holds uncommitted blocks only.
 /// </summary>
-internal sealed class AzureBlobUploadDataStore : IUploadDataStore
+internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataConcatenation
 {
     private readonly BlobContainerClient _container;
     private readonly string _prefix;
@@ -111,6 +111,42 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore
         if (exists)
         {
             await DiscardAsync(blob, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Streams the sources' committed bytes, in order, into fresh blocks of the target (opened at 0, so whatever it
+    /// held is dropped); the engine then completes the target. Memory stays at one block buffer and one read buffer.
+    /// </summary>
+    public async ValueTask ConcatenateAsync(string targetKey, IReadOnlyList<string> sourceKeys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sourceKeys);
+        var writer = await OpenWriterAsync(targetKey, 0, expectedLength: null, cancellationToken).ConfigureAwait(false);
+        await using (writer.ConfigureAwait(false))
+        {
+            var chunk = ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                foreach (var sourceKey in sourceKeys)
+                {
+                    var source = await OpenReadAsync(sourceKey, cancellationToken).ConfigureAwait(false)
+                        ?? throw new InvalidOperationException($"The upload '{sourceKey}' has no committed bytes to concatenate.");
+                    await using (source.ConfigureAwait(false))
+                    {
+                        int read;
+                        while ((read = await source.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+                        {
+                            await writer.WriteAsync(chunk.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+
+            await writer.FlushAsync(toDisk: false, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -91,6 +91,56 @@ public sealed class EndToEndTests(AzuriteFixture azurite)
         }
     }
 
+    [Fact]
+    public async Task TusConcatenation_OfTwoPartials_StreamsThePartsIntoTheFinalsBlob()
+    {
+        var options = azurite.Options(blockSize: 64 * 1024);
+        await using var host = await TestHost.StartAsync(
+            u => u.AddInMemoryStores().AddAzureBlobDataStore(o => RegistrationTests.Copy(options, o)),
+            o => o.EnableDownload = true,
+            prefix: "/files");
+        var parts = new[] { StoreConformance.Bytes(150_000, seed: 3), StoreConformance.Bytes(70_001, seed: 4) };
+
+        using (var discovery = await host.Client.SendAsync(Tus(HttpMethod.Options, "files")))
+        {
+            discovery.Headers.GetValues("Tus-Extension").Single().Should().Contain("concatenation");
+        }
+
+        var locations = new List<string>();
+        foreach (var part in parts)
+        {
+            using var create = Tus(HttpMethod.Post, "files");
+            create.Headers.Add("Upload-Length", part.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            create.Headers.Add("Upload-Concat", "partial");
+            using var created = await host.Client.SendAsync(create);
+            created.StatusCode.Should().Be(HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+            var location = created.Headers.Location!.OriginalString;
+            locations.Add(location);
+
+            using var patch = Tus(HttpMethod.Patch, location.TrimStart('/'));
+            patch.Headers.Add("Upload-Offset", "0");
+            patch.Content = new ByteArrayContent(part);
+            patch.Content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");
+            using var patched = await host.Client.SendAsync(patch);
+            patched.StatusCode.Should().Be(HttpStatusCode.NoContent, await patched.Content.ReadAsStringAsync());
+        }
+
+        using var final = Tus(HttpMethod.Post, "files");
+        final.Headers.Add("Upload-Concat", "final;" + string.Join(' ', locations));
+        using var finalCreated = await host.Client.SendAsync(final);
+        finalCreated.StatusCode.Should().Be(HttpStatusCode.Created, await finalCreated.Content.ReadAsStringAsync());
+
+        var bytes = await host.Client.GetByteArrayAsync(new Uri(finalCreated.Headers.Location!.OriginalString.TrimStart('/'), UriKind.Relative));
+        bytes.Should().Equal(parts[0].Concat(parts[1]));
+    }
+
+    private static HttpRequestMessage Tus(HttpMethod method, string path)
+    {
+        var request = new HttpRequestMessage(method, path);
+        request.Headers.Add("Tus-Resumable", "1.0.0");
+        return request;
+    }
+
     private static HttpRequestMessage Upload(string fileId, long start, long size, ReadOnlyMemory<byte> body)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "upload") { Content = new ReadOnlyMemoryContent(body) };

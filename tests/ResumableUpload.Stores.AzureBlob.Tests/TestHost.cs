@@ -30,7 +30,8 @@ internal sealed class TestHost : IAsyncDisposable
     public static WebApplication Build(
         Action<IResumableUploadBuilder> configureUploads,
         Action<ResumableUploadOptions>? configureOptions = null,
-        IEnumerable<KeyValuePair<string, string?>>? configuration = null)
+        IEnumerable<KeyValuePair<string, string?>>? configuration = null,
+        string? prefix = null)
     {
         var contentRoot = Path.Combine(Path.GetTempPath(), "ru-azure-tests", "content-root");
         Directory.CreateDirectory(contentRoot);
@@ -44,16 +45,25 @@ internal sealed class TestHost : IAsyncDisposable
 
         configureUploads(builder.Services.AddResumableUploads(configureOptions));
         var app = builder.Build();
-        app.UseResumableUploads();
+        if (prefix is null)
+        {
+            app.UseResumableUploads();
+        }
+        else
+        {
+            app.UseResumableUploads(prefix);
+        }
+
         return app;
     }
 
     public static async Task<TestHost> StartAsync(
         Action<IResumableUploadBuilder> configureUploads,
         Action<ResumableUploadOptions>? configureOptions = null,
-        IEnumerable<KeyValuePair<string, string?>>? configuration = null)
+        IEnumerable<KeyValuePair<string, string?>>? configuration = null,
+        string? prefix = null)
     {
-        var app = Build(configureUploads, configureOptions, configuration);
+        var app = Build(configureUploads, configureOptions, configuration, prefix);
         await app.StartAsync();
         return new TestHost(app);
     }
