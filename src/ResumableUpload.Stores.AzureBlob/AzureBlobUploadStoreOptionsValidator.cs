@@ -22,6 +22,11 @@ internal sealed partial class AzureBlobUploadStoreOptionsValidator(AzureBlobCont
             {
                 failures.Add($"{Section}:ConnectionString is required: set it to the storage account's connection string (or register the store with a BlobContainerClient).");
             }
+            else if (!IsConnectionString(options.ConnectionString))
+            {
+                // The value is a secret: the message names the key, never the value.
+                failures.Add($"{Section}:ConnectionString is not an Azure Storage connection string (expected key=value pairs such as AccountName=...;AccountKey=...;BlobEndpoint=...).");
+            }
 
             if (string.IsNullOrWhiteSpace(options.ContainerName))
             {
@@ -54,6 +59,20 @@ internal sealed partial class AzureBlobUploadStoreOptionsValidator(AzureBlobCont
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static bool IsConnectionString(string connectionString)
+    {
+        try
+        {
+            // Parses only: a client makes no request until it is used.
+            _ = new BlobServiceClient(connectionString);
+            return true;
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Reads <c>2026-06-06</c> or <c>V2026_06_06</c>.</summary>

@@ -33,6 +33,8 @@ public sealed class RegistrationTests(AzuriteFixture azurite)
     [InlineData("ServiceVersion", "1999-01-01", "ServiceVersion '1999-01-01' is not a Blob service version")]
     [InlineData("BlockSize", "1000", "BlockSize 1000 is out of range")]
     [InlineData("MaxRetries", "-1", "MaxRetries -1 is out of range")]
+    [InlineData("ConnectionString", "secret-but-not-a-connection-string", "ConnectionString is not an Azure Storage connection string")]
+    [InlineData("BlobPrefix", "/rooted/", "BlobPrefix '/rooted/' is not valid")]
     public async Task Start_WithAnInvalidValue_FailsNamingItAndTheValue(string key, string value, string message)
     {
         var settings = new Dictionary<string, string?>
@@ -43,6 +45,7 @@ public sealed class RegistrationTests(AzuriteFixture azurite)
         };
         var failure = await FluentActions.Awaiting(() => StartAsync(u => u.AddInMemoryStores().AddAzureBlobDataStore(), settings)).Should().ThrowAsync<OptionsValidationException>();
         failure.Which.Message.Should().Contain(message);
+        failure.Which.Message.Should().NotContain("secret-but-not", "a connection string is never echoed");
     }
 
     [Fact]
