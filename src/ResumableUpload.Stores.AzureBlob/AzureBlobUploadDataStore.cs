@@ -20,9 +20,10 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
     private readonly string _prefix;
     private readonly int _blockSize;
     private readonly bool _createContainer;
+    private readonly TimeProvider _time;
     private Task? _containerCreation;
 
-    public AzureBlobUploadDataStore(BlobContainerClient container, AzureBlobUploadStoreOptions options)
+    public AzureBlobUploadDataStore(BlobContainerClient container, AzureBlobUploadStoreOptions options, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(container);
         ArgumentNullException.ThrowIfNull(options);
@@ -30,6 +31,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         _prefix = options.BlobPrefix ?? string.Empty;
         _blockSize = options.BlockSize;
         _createContainer = options.CreateContainerIfMissing;
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>The container the store writes to.</summary>
@@ -44,6 +46,10 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         var blob = await BlobAsync(key, cancellationToken).ConfigureAwait(false);
         var (blocks, exists) = await GetBlocksAsync(blob, cancellationToken).ConfigureAwait(false);
         var generation = blocks.Count == 0 ? 1 : blocks.Max(b => b.Generation) + 1;
+        if (generation > BlockId.MaxGeneration)
+        {
+            throw new InvalidOperationException($"The upload's blob '{blob.Name}' has been reopened {BlockId.MaxGeneration} times; start it afresh.");
+        }
 
         long position;
         if (offset == 0)
@@ -64,7 +70,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
             position = BlockId.PrefixAtOrBefore(BlockId.Chain(blocks), offset).End;
         }
 
-        return new Writer(blob, generation, position, _blockSize);
+        return new Writer(blob, generation, _time.GetUtcNow().ToUnixTimeMilliseconds(), position, _blockSize);
     }
 
     public async ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
@@ -229,16 +235,18 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
     {
         private readonly BlockBlobClient _blob;
         private readonly long _generation;
+        private readonly long _openedAt;
         private readonly uint _nonce;
         private readonly int _blockSize;
         private byte[]? _buffer;
         private int _buffered;
         private long _staged;
 
-        public Writer(BlockBlobClient blob, long generation, long position, int blockSize)
+        public Writer(BlockBlobClient blob, long generation, long openedAt, long position, int blockSize)
         {
             _blob = blob;
             _generation = generation;
+            _openedAt = openedAt;
             _nonce = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(4));
             _staged = position;
             _blockSize = blockSize;
@@ -281,7 +289,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         private async ValueTask StageAsync(CancellationToken cancellationToken)
         {
             ObjectDisposedException.ThrowIf(_buffer is null, this);
-            var id = new BlockId(_generation, _nonce, _staged, _buffered);
+            var id = new BlockId(_generation, _openedAt, _nonce, _staged, _buffered);
             using (var content = new MemoryStream(_buffer, 0, _buffered, writable: false))
             {
                 await _blob.StageBlockAsync(id.Encode(), content, options: null, cancellationToken).ConfigureAwait(false);

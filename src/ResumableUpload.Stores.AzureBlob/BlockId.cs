@@ -4,15 +4,21 @@ using System.Text;
 namespace ResumableUpload.Stores.AzureBlob;
 
 /// <summary>
-/// A staged block of an upload's block blob, named by what it holds: the writer that staged it (a generation, one more
-/// than any generation the blob held when that writer opened, and a random nonce) and the byte range it covers. Every id
-/// is the Base64 of <c>ru1.{generation:D10}.{nonce:x8}.{start:D16}.{length:D12}</c>, so all ids of a blob have the
-/// same length (the service requires it) and the block list alone tells where each block belongs.
+/// A staged block of an upload's block blob, named by what it holds: the writer that staged it and the byte range it
+/// covers. A writer is a generation (one more than any generation the blob held when that writer opened), the time it
+/// opened (Unix milliseconds: orders two writers that saw the same blocks, as a writer whose lease expired before it
+/// staged anything and its successor would) and a random nonce (so two writers never share an id). Every id is the
+/// Base64 of <c>ru2.{generation:D8}.{openedAt:D13}.{nonce:x8}.{start:D15}.{length:D10}</c> (62 bytes), so all ids of
+/// a blob have the same length (the service requires it, and allows 64 bytes) and the block list alone tells where
+/// each block belongs.
 /// </summary>
-internal readonly record struct BlockId(long Generation, uint Nonce, long Start, long Length)
+internal readonly record struct BlockId(long Generation, long OpenedAt, uint Nonce, long Start, long Length)
 {
-    private const string Tag = "ru1";
-    private const int TextLength = 3 + 1 + 10 + 1 + 8 + 1 + 16 + 1 + 12;
+    private const string Tag = "ru2";
+    private const int TextLength = 3 + 1 + 8 + 1 + 13 + 1 + 8 + 1 + 15 + 1 + 10;
+
+    /// <summary>The highest generation an id can hold.</summary>
+    public const long MaxGeneration = 99_999_999;
 
     /// <summary>The offset just past the block's last byte.</summary>
     public long End => Start + Length;
@@ -20,7 +26,7 @@ internal readonly record struct BlockId(long Generation, uint Nonce, long Start,
     /// <summary>The Base64 id the service stores.</summary>
     public string Encode()
     {
-        var text = string.Create(CultureInfo.InvariantCulture, $"{Tag}.{Generation:D10}.{Nonce:x8}.{Start:D16}.{Length:D12}");
+        var text = string.Create(CultureInfo.InvariantCulture, $"{Tag}.{Generation:D8}.{OpenedAt:D13}.{Nonce:x8}.{Start:D15}.{Length:D10}");
         return Convert.ToBase64String(Encoding.ASCII.GetBytes(text));
     }
 
@@ -41,28 +47,30 @@ internal readonly record struct BlockId(long Generation, uint Nonce, long Start,
 
         var text = Encoding.ASCII.GetString(bytes[..written]);
         var parts = text.Split('.');
-        if (parts.Length != 5 || parts[0] != Tag || parts[1].Length != 10 || parts[2].Length != 8 || parts[3].Length != 16 || parts[4].Length != 12)
+        if (parts.Length != 6 || parts[0] != Tag || parts[1].Length != 8 || parts[2].Length != 13 || parts[3].Length != 8 || parts[4].Length != 15 || parts[5].Length != 10)
         {
             return false;
         }
 
         if (!long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var generation)
-            || !uint.TryParse(parts[2], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var nonce)
-            || !long.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
-            || !long.TryParse(parts[4], NumberStyles.None, CultureInfo.InvariantCulture, out var length)
+            || !long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var openedAt)
+            || !uint.TryParse(parts[3], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var nonce)
+            || !long.TryParse(parts[4], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
+            || !long.TryParse(parts[5], NumberStyles.None, CultureInfo.InvariantCulture, out var length)
             || length <= 0)
         {
             return false;
         }
 
-        block = new BlockId(generation, nonce, start, length);
+        block = new BlockId(generation, openedAt, nonce, start, length);
         return true;
     }
 
     /// <summary>
     /// The blocks that hold the upload's bytes, in order from offset 0 and without gaps. A writer opened at offset P
     /// discards every byte from P on, and it stages its blocks contiguously from P; so, taking writers from the newest
-    /// generation down, each contributes only the blocks below the start of every newer writer. Blocks of writers that
+    /// (highest generation, then latest opening, then nonce) down, each contributes only the blocks below the start of
+    /// every newer writer. Blocks of writers that
     /// lost that way (a writer that died before its offset was published, or a stale one after a newer writer took over)
     /// are left out, as are blocks past the first gap.
     /// </summary>
@@ -70,7 +78,7 @@ internal readonly record struct BlockId(long Generation, uint Nonce, long Start,
     {
         var cutoff = long.MaxValue;
         var kept = new List<BlockId>();
-        foreach (var writer in blocks.GroupBy(b => (b.Generation, b.Nonce)).OrderByDescending(g => g.Key.Generation).ThenByDescending(g => g.Key.Nonce))
+        foreach (var writer in blocks.GroupBy(b => (b.Generation, b.OpenedAt, b.Nonce)).OrderByDescending(g => g.Key.Generation).ThenByDescending(g => g.Key.OpenedAt).ThenByDescending(g => g.Key.Nonce))
         {
             var writerStart = long.MaxValue;
             foreach (var block in writer)

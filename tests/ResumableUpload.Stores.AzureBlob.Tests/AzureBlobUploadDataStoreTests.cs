@@ -2,6 +2,7 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using Microsoft.Extensions.Time.Testing;
 using ResumableUpload.Testing;
 using ResumableUpload.Testing.Shared.Backends;
 
@@ -40,7 +41,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
             (10_000L, 64L * KiB),
             (10_000L + (64 * KiB), 36L * KiB),
             (10_000L + (100 * KiB), 1L));
-        blocks.Select(b => (b.Generation, b.Nonce)).Distinct().Should().ContainSingle("one writer staged them all");
+        blocks.Select(b => (b.Generation, b.OpenedAt, b.Nonce)).Distinct().Should().ContainSingle("one writer staged them all");
         list.UncommittedBlocks.Should().OnlyContain(b => b.SizeLong == Decode(b).Length);
 
         (await ListAsync(store.Container, options.BlobPrefix)).Should().BeEmpty("an unfinished upload is not a blob yet");
@@ -121,6 +122,46 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         await store.CompleteAsync(key, 200 * KiB, CancellationToken.None);
         var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
         actual.Should().Equal(first.AsSpan(0, published).ToArray().Concat(second));
+    }
+
+    [Fact]
+    public async Task StaleWriterOfTheSameGeneration_FlushingAfterItsSuccessor_DoesNotHideTheSuccessorsBytes()
+    {
+        var options = azurite.Options(blockSize: 64 * KiB);
+        var clock = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var key = StoreConformance.NewKey();
+        var start = StoreConformance.Bytes(10 * KiB, seed: 20);
+        await using (var first = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, 0, null, CancellationToken.None))
+        {
+            await first.WriteAsync(start, CancellationToken.None);
+            await first.FlushAsync(toDisk: false, CancellationToken.None);
+        }
+
+        // A opens at 10 KiB, stalls, loses its lease; B (another instance, later) opens at the same offset and sees the same blocks.
+        var stale = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, CancellationToken.None);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        var successorBytes = StoreConformance.Bytes(20 * KiB, seed: 21);
+        await using (var successor = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, CancellationToken.None))
+        {
+            await successor.WriteAsync(successorBytes, CancellationToken.None);
+            await successor.FlushAsync(toDisk: false, CancellationToken.None); // published: 30 KiB
+        }
+
+        await stale.WriteAsync(StoreConformance.Bytes(5 * KiB, seed: 22), CancellationToken.None);
+        await stale.FlushAsync(toDisk: false, CancellationToken.None); // flushed on its way out; its publish is refused
+        await stale.DisposeAsync();
+
+        var blocks = (await BlockListAsync(AzuriteFixture.CreateStore(options), key)).UncommittedBlocks.Select(Decode).ToList();
+        blocks.Where(b => b.Start == start.Length).Select(b => b.Generation).Distinct().Should().ContainSingle("both writers saw the same blocks");
+
+        var store = AzuriteFixture.CreateStore(options);
+        await using (var resumed = await store.OpenWriterAsync(key, start.Length + successorBytes.Length, null, CancellationToken.None))
+        {
+            resumed.Position.Should().Be(start.Length + successorBytes.Length);
+        }
+
+        await store.CompleteAsync(key, start.Length + successorBytes.Length, CancellationToken.None);
+        (await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None))).Should().Equal(start.Concat(successorBytes));
     }
 
     [Fact]

@@ -7,7 +7,7 @@ public sealed class BlockIdTests
     [Fact]
     public void Encode_RoundTrips_WithOneLengthForEveryId()
     {
-        var ids = new[] { new BlockId(1, 0, 0, 1), new BlockId(9_999_999_999, uint.MaxValue, 9_999_999_999_999_999, 4000L * 1024 * 1024) };
+        var ids = new[] { new BlockId(1, 1_000, 0, 0, 1), new BlockId(BlockId.MaxGeneration, 9_999_999_999_999, uint.MaxValue, 999_999_999_999_999, 4000L * 1024 * 1024) };
         var encoded = ids.Select(id => id.Encode()).ToArray();
 
         encoded.Select(e => e.Length).Distinct().Should().ContainSingle("the service wants every block id of a blob to have the same length");
@@ -29,17 +29,18 @@ public sealed class BlockIdTests
     [Fact]
     public void TryDecode_SameLengthWithAnotherTag_IsNotOurs()
     {
-        var ours = new BlockId(1, 2, 3, 4).Encode();
+        var ours = new BlockId(1, 1_000, 2, 3, 4).Encode();
         var text = Encoding.ASCII.GetString(Convert.FromBase64String(ours));
         var foreign = Convert.ToBase64String(Encoding.ASCII.GetBytes("xx9" + text[3..]));
+        BlockId.TryDecode(ours, out _).Should().BeTrue();
         BlockId.TryDecode(foreign, out _).Should().BeFalse();
     }
 
     [Fact]
     public void Chain_OneWriter_IsItsBlocksInOrderUpToTheFirstGap()
     {
-        var blocks = new[] { new BlockId(1, 7, 100, 50), new BlockId(1, 7, 0, 100), new BlockId(1, 7, 200, 10) };
-        BlockId.Chain(blocks).Should().Equal(new BlockId(1, 7, 0, 100), new BlockId(1, 7, 100, 50));
+        var blocks = new[] { new BlockId(1, 1_000, 7, 100, 50), new BlockId(1, 1_000, 7, 0, 100), new BlockId(1, 1_000, 7, 200, 10) };
+        BlockId.Chain(blocks).Should().Equal(new BlockId(1, 1_000, 7, 0, 100), new BlockId(1, 1_000, 7, 100, 50));
     }
 
     [Fact]
@@ -49,11 +50,11 @@ public sealed class BlockIdTests
         // and staged [100,160) as one block (same end, other bytes). Writer 3 must see writer 2's bytes only.
         var blocks = new[]
         {
-            new BlockId(1, 5, 0, 100), new BlockId(1, 5, 100, 30), new BlockId(1, 5, 130, 30),
-            new BlockId(2, 3, 100, 60),
+            new BlockId(1, 1_000, 5, 0, 100), new BlockId(1, 1_000, 5, 100, 30), new BlockId(1, 1_000, 5, 130, 30),
+            new BlockId(2, 2_000, 3, 100, 60),
         };
 
-        BlockId.Chain(blocks).Should().Equal(new BlockId(1, 5, 0, 100), new BlockId(2, 3, 100, 60));
+        BlockId.Chain(blocks).Should().Equal(new BlockId(1, 1_000, 5, 0, 100), new BlockId(2, 2_000, 3, 100, 60));
     }
 
     [Fact]
@@ -62,16 +63,31 @@ public sealed class BlockIdTests
         // Writer 1 published 100, lost its lease, and went on staging [100,150) [150,200) after writer 2 took over at 100.
         var blocks = new[]
         {
-            new BlockId(1, 9, 0, 100), new BlockId(2, 1, 100, 20), new BlockId(1, 9, 100, 50), new BlockId(1, 9, 150, 50),
+            new BlockId(1, 1_000, 9, 0, 100), new BlockId(2, 2_000, 1, 100, 20), new BlockId(1, 1_000, 9, 100, 50), new BlockId(1, 1_000, 9, 150, 50),
         };
 
-        BlockId.Chain(blocks).Should().Equal(new BlockId(1, 9, 0, 100), new BlockId(2, 1, 100, 20));
+        BlockId.Chain(blocks).Should().Equal(new BlockId(1, 1_000, 9, 0, 100), new BlockId(2, 2_000, 1, 100, 20));
+    }
+
+    [Fact]
+    public void Chain_TwoWritersOfOneGeneration_TheLaterOpenedWins()
+    {
+        // Writer A opened (generation 2) but staged nothing before its lease expired; writer B opened later, saw the
+        // same blocks and so took generation 2 as well. A's last flush (after B started) must not hide B's bytes.
+        var blocks = new[]
+        {
+            new BlockId(1, 1_000, 4, 0, 100),
+            new BlockId(2, 5_000, 0xFFFFFFFF, 100, 10), // A: opened first, highest nonce
+            new BlockId(2, 9_000, 1, 100, 50),          // B: opened 4 s later
+        };
+
+        BlockId.Chain(blocks).Should().Equal(new BlockId(1, 1_000, 4, 0, 100), new BlockId(2, 9_000, 1, 100, 50));
     }
 
     [Fact]
     public void PrefixAtOrBefore_InsideABlock_FallsBackToItsStart()
     {
-        var chain = new List<BlockId> { new(1, 1, 0, 100), new(1, 1, 100, 100) };
+        var chain = new List<BlockId> { new(1, 1_000, 1, 0, 100), new(1, 1_000, 1, 100, 100) };
         BlockId.PrefixAtOrBefore(chain, 150).Should().Be((1, 100L));
         BlockId.PrefixAtOrBefore(chain, 200).Should().Be((2, 200L));
         BlockId.PrefixAtOrBefore(chain, 5000).Should().Be((2, 200L));
