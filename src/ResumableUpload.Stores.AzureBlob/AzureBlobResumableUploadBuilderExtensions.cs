@@ -87,7 +87,7 @@ public static class AzureBlobResumableUploadBuilderExtensions
             var settings = sp.GetRequiredService<IOptions<AzureBlobUploadStoreOptions>>().Value;
             var source = sp.GetRequiredService<AzureBlobContainerSource>();
             var container = source.Factory is { } create ? create(sp) : AzureBlobContainerSource.FromOptions(settings);
-            return new AzureBlobUploadDataStore(container, settings, sp.GetService<TimeProvider>());
+            return new AzureBlobUploadDataStore(container, settings, sp.GetService<TimeProvider>(), sp.GetService<Microsoft.Extensions.Logging.ILogger<AzureBlobUploadDataStore>>());
         });
         services.RemoveAll<IUploadDataStore>();
         services.AddSingleton<IUploadDataStore>(sp => sp.GetRequiredService<AzureBlobUploadDataStore>());

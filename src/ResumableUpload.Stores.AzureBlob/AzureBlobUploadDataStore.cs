@@ -4,6 +4,8 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using ResumableUpload.Middleware.Storage;
 
 namespace ResumableUpload.Stores.AzureBlob;
@@ -21,9 +23,10 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
     private readonly int _blockSize;
     private readonly bool _createContainer;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private Task? _containerCreation;
 
-    public AzureBlobUploadDataStore(BlobContainerClient container, AzureBlobUploadStoreOptions options, TimeProvider? time = null)
+    public AzureBlobUploadDataStore(BlobContainerClient container, AzureBlobUploadStoreOptions options, TimeProvider? time = null, ILogger<AzureBlobUploadDataStore>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(container);
         ArgumentNullException.ThrowIfNull(options);
@@ -32,6 +35,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         _blockSize = options.BlockSize;
         _createContainer = options.CreateContainerIfMissing;
         _time = time ?? TimeProvider.System;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
     }
 
     /// <summary>The container the store writes to.</summary>
@@ -59,6 +63,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
             if (exists)
             {
                 await DiscardAsync(blob, cancellationToken).ConfigureAwait(false);
+                Log.Discarded(_logger, blob.Name);
             }
 
             position = 0;
@@ -67,7 +72,16 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         {
             // The published offset is the end of one of the last two flushes, and every flush ends a block; a
             // position inside a block (only after a lost block, never expected here) falls back to that block's start.
-            position = BlockId.PrefixAtOrBefore(BlockId.Chain(blocks), offset).End;
+            var (count, end) = BlockId.PrefixAtOrBefore(BlockId.Chain(blocks), offset);
+            position = end;
+            if (position < offset)
+            {
+                Log.ShorterThanPublished(_logger, blob.Name, position, offset);
+            }
+            else if (count < blocks.Count)
+            {
+                Log.Reopened(_logger, blob.Name, position, offset, blocks.Count - count);
+            }
         }
 
         return new Writer(blob, generation, _time.GetUtcNow().ToUnixTimeMilliseconds(), position, _blockSize);
@@ -101,6 +115,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         var ids = chain.Take(count).Select(b => b.Encode()).ToList();
         var commit = new CommitBlockListOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/octet-stream" } };
         await blob.CommitBlockListAsync(ids, commit, cancellationToken).ConfigureAwait(false);
+        Log.Committed(_logger, blob.Name, ids.Count, length);
     }
 
     public async ValueTask DeleteAsync(string key, CancellationToken cancellationToken)

@@ -66,7 +66,8 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         // the process dies here: its last flush was never published, and the writer is never disposed
 
         var replacement = StoreConformance.Bytes(original.Length - published, seed: 3);
-        var restarted = AzuriteFixture.CreateStore(options);
+        var logs = new ListLogger<AzureBlobUploadDataStore>();
+        var restarted = new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, logger: logs);
         await using (var resumed = await restarted.OpenWriterAsync(key, published, original.Length, CancellationToken.None))
         {
             resumed.Position.Should().Be(published);
@@ -79,6 +80,8 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         var chain = BlockId.Chain(staged);
 
         await restarted.CompleteAsync(key, original.Length, CancellationToken.None);
+        logs.Events.Select(e => e.Id.Name).Should().Equal("AzureBlobReopened", "AzureBlobCommitted");
+        logs.Events[0].Message.Should().Contain($"reopened at {published} (asked {published}); 2 staged block(s) past it are left out");
 
         var expected = original.AsSpan(0, published).ToArray().Concat(replacement).ToArray();
         var actual = await StoreConformance.ReadAllAsync(await crashed.OpenReadAsync(key, CancellationToken.None));
