@@ -84,7 +84,9 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
             }
         }
 
-        return new Writer(blob, generation, _time.GetUtcNow().ToUnixTimeMilliseconds(), position, _blockSize);
+        // A small upload of known length needs no full-size buffer: a block is never larger than what is left.
+        var capacity = expectedLength is { } total && total > position ? (int)Math.Min(_blockSize, total - position) : _blockSize;
+        return new Writer(blob, generation, _time.GetUtcNow().ToUnixTimeMilliseconds(), position, capacity);
     }
 
     public async ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
@@ -252,19 +254,19 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         private readonly long _generation;
         private readonly long _openedAt;
         private readonly uint _nonce;
-        private readonly int _blockSize;
+        private readonly int _capacity;
         private byte[]? _buffer;
         private int _buffered;
         private long _staged;
 
-        public Writer(BlockBlobClient blob, long generation, long openedAt, long position, int blockSize)
+        public Writer(BlockBlobClient blob, long generation, long openedAt, long position, int capacity)
         {
             _blob = blob;
             _generation = generation;
             _openedAt = openedAt;
             _nonce = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(4));
             _staged = position;
-            _blockSize = blockSize;
+            _capacity = capacity;
         }
 
         public long Position => _staged + _buffered;
@@ -273,12 +275,12 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         {
             while (!data.IsEmpty)
             {
-                _buffer ??= ArrayPool<byte>.Shared.Rent(_blockSize);
-                var take = Math.Min(data.Length, _blockSize - _buffered);
+                _buffer ??= ArrayPool<byte>.Shared.Rent(_capacity);
+                var take = Math.Min(data.Length, _capacity - _buffered);
                 data.Span[..take].CopyTo(_buffer.AsSpan(_buffered));
                 _buffered += take;
                 data = data[take..];
-                if (_buffered == _blockSize)
+                if (_buffered == _capacity)
                 {
                     await StageAsync(cancellationToken).ConfigureAwait(false);
                 }
