@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Azurite (the Azure Blob Storage emulator) for the tests of ResumableUpload.Stores.AzureBlob.
-# Source this file, then call ensure_AzureBlob (ensure_azurite is the same function). Sourcing it has no side effects.
+# Source this file, then call ensure_AzureBlob. Sourcing it has no side effects.
 # Needs: apt_install (defined by eng/test.sh) when Node.js is missing; runs as root on a bare Debian 12 in CI.
 # Installs the exact Azurite of tools/azurite/package-lock.json into tools/azurite/node_modules (git-ignored); the
 # tests start it themselves (tests/Shared/Backends/AzuriteServer.cs).
@@ -22,4 +22,3 @@ ensure_AzureBlob() {
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
-ensure_azurite() { ensure_AzureBlob "$@"; }
