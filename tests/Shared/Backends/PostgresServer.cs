@@ -77,7 +77,7 @@ internal sealed class PostgresServer : IAsyncDisposable
     public async Task<string> CreateDatabaseAsync(string? name = null)
     {
         var number = Interlocked.Increment(ref _databases);
-        name ??= string.Create(CultureInfo.InvariantCulture, $"test_{number}_{Guid.NewGuid():N}")[..40];
+        name ??= string.Create(CultureInfo.InvariantCulture, $"test_{number}_{Guid.NewGuid():N}");
         if (!Regex.IsMatch(name, "^[a-z_][a-z0-9_]*$"))
         {
             throw new ArgumentException($"'{name}' is not a plain lowercase database name.", nameof(name));
@@ -92,6 +92,16 @@ internal sealed class PostgresServer : IAsyncDisposable
         => ServerProcess.RunAsync(
             Path.Combine(_binDirectory, "psql"),
             ["-h", Host, "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", Username, "-d", database, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-c", sql],
+            TimeSpan.FromSeconds(60),
+            workingDirectory: _root);
+
+    /// <summary>Runs a script file with psql in one transaction, with psql variables (<c>-v name=value</c>).</summary>
+    public Task<string> PsqlScriptAsync(string database, string path, IReadOnlyDictionary<string, string> variables)
+        => ServerProcess.RunAsync(
+            Path.Combine(_binDirectory, "psql"),
+            new[] { "-h", Host, "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", Username, "-d", database, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-1" }
+                .Concat(variables.SelectMany(v => new[] { "-v", $"{v.Key}={v.Value}" }))
+                .Concat(["-f", path]),
             TimeSpan.FromSeconds(60),
             workingDirectory: _root);
 
