@@ -57,18 +57,23 @@ public static class PostgreSqlResumableUploadBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
+        var first = !services.Any(d => d.ServiceType == typeof(PostgreSqlStoreContext)); // the other PostgreSQL call may have run
         var options = services.AddOptions<PostgreSqlStoreOptions>();
+        if (first)
+        {
+            options.BindConfiguration(PostgreSqlStoreOptions.SectionName).ValidateOnStart();
+        }
+
         if (configure is not null)
         {
-            options.Configure(configure);
+            options.Configure(configure); // after configuration binding, so code wins
         }
 
-        if (services.Any(d => d.ServiceType == typeof(PostgreSqlStoreContext)))
+        if (!first)
         {
-            return; // the other PostgreSQL call already registered what both share
+            return;
         }
 
-        options.BindConfiguration(PostgreSqlStoreOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlStoreOptions>, PostgreSqlStoreOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<PostgreSqlStoreContext>();
