@@ -116,7 +116,47 @@ internal sealed class PostgresServer : IAsyncDisposable
     }
 
     /// <summary>Starts the server again on the same port and data (after <see cref="StopAsync"/>).</summary>
-    public Task RestartAsync() => _server is null ? StartServerAsync() : Task.CompletedTask;
+    public async Task RestartAsync()
+    {
+        if (_server is not null)
+        {
+            return;
+        }
+
+        // The killed postmaster (a grandchild, under runuser) may still be exiting: wait for it, then drop its lock
+        // files (data directory and socket), which would otherwise stop the new server while the old PID lingers (as a
+        // zombie where nothing reaps it).
+        var lockFile = Path.Combine(DataDirectory, "postmaster.pid");
+        if (File.Exists(lockFile) && int.TryParse(File.ReadLines(lockFile).FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+        {
+            for (var i = 0; i < 100 && IsRunning(pid); i++)
+            {
+                await Task.Delay(100);
+            }
+
+            File.Delete(lockFile);
+        }
+
+        var socket = Path.Combine(_root, string.Create(CultureInfo.InvariantCulture, $".s.PGSQL.{Port}"));
+        File.Delete(socket + ".lock");
+        File.Delete(socket);
+
+        await StartServerAsync();
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            // /proc/PID/stat: "pid (comm) state ..."; a zombie (Z) holds no resources any more.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].FirstOrDefault() is not ('Z' or 'X');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
