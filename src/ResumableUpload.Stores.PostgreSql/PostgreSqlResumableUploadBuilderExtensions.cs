@@ -76,7 +76,7 @@ public static class PostgreSqlResumableUploadBuilderExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlStoreOptions>, PostgreSqlStoreOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<PostgreSqlStoreContext>();
+        services.AddSingleton(sp => new PostgreSqlStoreContext(sp.GetRequiredService<IOptions<PostgreSqlStoreOptions>>().Value));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlMigrationService>());
         services.AddHealthChecks().Add(new HealthCheckRegistration(
             HealthCheckName,

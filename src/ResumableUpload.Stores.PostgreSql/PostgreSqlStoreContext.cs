@@ -9,11 +9,6 @@ namespace ResumableUpload.Stores.PostgreSql;
 /// </summary>
 internal sealed class PostgreSqlStoreContext : IAsyncDisposable, IDisposable
 {
-    public PostgreSqlStoreContext(IOptions<PostgreSqlStoreOptions> options)
-        : this(options.Value)
-    {
-    }
-
     public PostgreSqlStoreContext(PostgreSqlStoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
