@@ -50,6 +50,44 @@ public sealed class PostgreSqlHostingTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Upload_StartedOnOneInstance_IsResumedAndReadOnAnother()
+    {
+        // Two app instances share the PostgreSQL state and locks and (standing in for object storage) one directory.
+        var schema = PostgresFixture.NewSchemaName();
+        var shared = Path.Combine(Path.GetTempPath(), "ru-pg-tests", Guid.NewGuid().ToString("N"));
+        var configuration = new Dictionary<string, string?>
+        {
+            ["ResumableUploads:PostgreSql:ConnectionString"] = postgres.ConnectionString,
+            ["ResumableUploads:PostgreSql:Schema"] = schema,
+            ["ResumableUploads:PostgreSql:CreateSchemaOnStartup"] = "true",
+        };
+        try
+        {
+            await using var first = TestHost.Build(s => s.AddResumableUploads(o => o.EnableDownload = true).AddFileSystemStores(shared).AddPostgreSqlStores(), configuration, a => a.UseResumableUploads());
+            await using var second = TestHost.Build(s => s.AddResumableUploads(o => o.EnableDownload = true).AddFileSystemStores(shared).AddPostgreSqlStores(), configuration, a => a.UseResumableUploads());
+            await Task.WhenAll(first.StartAsync(), second.StartAsync()); // both run the migration at once
+            using var clientA = new HttpClient { BaseAddress = TestHost.BaseAddress(first) };
+            using var clientB = new HttpClient { BaseAddress = TestHost.BaseAddress(second) };
+            var bytes = StoreConformance.Bytes(200_000, seed: 11);
+            const string FileId = "video.mp4-200000-1767225600000";
+
+            (await PostAsync(clientA, FileId, bytes, 0, 64_000)).StatusCode.Should().Be(HttpStatusCode.OK);
+            (await StatusAsync(clientB, FileId)).Should().Be("64000");
+            (await PostAsync(clientB, FileId, bytes, 64_000, bytes.Length - 64_000)).StatusCode.Should().Be(HttpStatusCode.OK);
+            (await StatusAsync(clientA, FileId)).Should().Be("200000");
+
+            (await clientA.GetByteArrayAsync(new Uri("download?fileId=" + Uri.EscapeDataString(FileId), UriKind.Relative))).Should().Equal(bytes);
+        }
+        finally
+        {
+            if (Directory.Exists(shared))
+            {
+                Directory.Delete(shared, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Startup_WithoutAConnectionString_FailsWithAMessageNamingTheKey()
     {
         await using var app = TestHost.Build(services => services.AddResumableUploads().AddInMemoryStores().AddPostgreSqlStores());
