@@ -1,3 +1,6 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using ResumableUpload.Middleware.Storage;
@@ -54,6 +57,63 @@ public sealed class DatabaseOutageTests
         await state.SaveAsync(record with { Offset = 8192, FencingToken = next.FencingToken }, CancellationToken.None);
         (await state.GetAsync(key, CancellationToken.None))!.Offset.Should().Be(8192);
         await next.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task DatabaseDown_RequestsGet503_NotA500_AndSucceedAfterRestart()
+    {
+        await using var server = await PostgresServer.StartAsync();
+        var connectionString = await server.CreateDatabaseAsync();
+        await using var app = TestHost.Build(s => s.AddResumableUploads().AddInMemoryStores().AddPostgreSqlStores(o =>
+        {
+            o.ConnectionString = connectionString;
+            o.CreateSchemaOnStartup = true;
+        }), configurePipeline: a => a.UseResumableUploads());
+        await app.StartAsync();
+        using var client = new HttpClient { BaseAddress = TestHost.BaseAddress(app) };
+
+        await server.StopAsync();
+        using (var status = await StatusAsync(client))
+        {
+            status.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        }
+
+        using (var upload = await UploadAsync(client))
+        {
+            upload.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        }
+
+        await server.RestartAsync();
+        using var afterRestart = await EventuallyAsync(async () =>
+        {
+            var response = await UploadAsync(client);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                response.Dispose();
+                throw new NpgsqlException("still unavailable");
+            }
+
+            return response;
+        });
+        afterRestart.StatusCode.Should().Be(HttpStatusCode.OK);
+        using var final = await StatusAsync(client);
+        (await final.Content.ReadAsStringAsync()).Should().Be("3");
+    }
+
+    private static async Task<HttpResponseMessage> StatusAsync(HttpClient client)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "status");
+        request.Headers.Add("X-File-Id", "outage.bin-3-1767225600000");
+        return await client.SendAsync(request);
+    }
+
+    private static async Task<HttpResponseMessage> UploadAsync(HttpClient client)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "upload") { Content = new ByteArrayContent([1, 2, 3]) };
+        request.Headers.Add("X-File-Id", "outage.bin-3-1767225600000");
+        request.Headers.Add("X-Start-Byte", "0");
+        request.Headers.Add("X-File-Size", "3");
+        return await client.SendAsync(request);
     }
 
     /// <summary>Retries while pooled connections to the killed server are found broken, for at most 20 s.</summary>
