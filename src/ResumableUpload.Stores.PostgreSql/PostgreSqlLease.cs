@@ -1,4 +1,3 @@
-using Npgsql;
 using ResumableUpload.Middleware.Storage;
 
 namespace ResumableUpload.Stores.PostgreSql;
@@ -123,8 +122,9 @@ internal sealed class PostgreSqlLease : IUploadLease
             {
                 return;
             }
-            catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or InvalidOperationException or TimeoutException or IOException)
+            catch (Exception ex) when (!stop.IsCancellationRequested)
             {
+                // The database could not be reached in time (or answered with an error): retry while the lease lasts.
                 Log.LeaseRenewalFailed(_provider.Logger, Key, FencingToken, ex);
                 var remaining = Interlocked.Read(ref _validUntil) - time.GetTimestamp();
                 if (remaining < ToTimestampTicks(interval) / 2)

@@ -157,8 +157,9 @@ internal sealed class PostgreSqlUploadLockProvider : IUploadLockProvider, IUploa
             {
             }
         }
-        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException or IOException)
+        catch (Exception ex)
         {
+            // Releasing is a courtesy: a row left behind runs out by itself, so disposing a lease never fails.
             Log.LeaseReleaseFailed(_logger, lease.Key, lease.FencingToken, ex);
             return;
         }
@@ -248,8 +249,9 @@ internal sealed class PostgreSqlUploadLockProvider : IUploadLockProvider, IUploa
             {
                 return;
             }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException or IOException)
+            catch (Exception ex) when (!stopping.IsCancellationRequested)
             {
+                // Whatever went wrong, keep trying: holders still learn of handovers at their next renewal meanwhile.
                 Log.ListenerFailed(_logger, _context.NotificationChannel, delay, ex);
                 try
                 {
