@@ -45,4 +45,3 @@ ensure_PostgreSql() {
 }
 
 # The same, by the name in lowercase.
-ensure_postgresql() { ensure_PostgreSql "$@"; }
