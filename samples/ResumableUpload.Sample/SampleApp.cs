@@ -27,11 +27,15 @@ public static class SampleApp
         builder.Services.AddResumableUploads(options => options.EnableDownload = true)
                         .AddFileSystemStores();
 
+        // Each store package registers a health check of its backend; a load balancer or orchestrator probes them.
+        builder.Services.AddHealthChecks();
+
         var app = builder.Build();
 
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseResumableUploads();   // GET/HEAD /status, POST /upload, GET /download
+        app.MapHealthChecks("/healthz");
 
         return app;
     }

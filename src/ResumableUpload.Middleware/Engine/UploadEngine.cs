@@ -676,7 +676,8 @@ internal sealed class UploadEngine
         if (ex is UploadLeaseLostException)
         {
             Log.LeaseLost(_logger, key);
-            return new UploadException(UploadError.Superseded, "This request lost the upload's lease to a newer one; the bytes it published are kept.", ex);
+            // Another instance holds the upload now: the client is told to retry, as when the lock is busy.
+            return new UploadException(UploadError.Locked, "This request lost the upload's lease to a newer one; the bytes published before are kept. Retry from the stored offset.", ex);
         }
 
         Log.StoreFailed(_logger, key, ex);

@@ -142,8 +142,9 @@ internal sealed class ServerProcess : IAsyncDisposable
             if (process.HasExited)
             {
                 var output = server.Output;
+                var exitCode = process.ExitCode; // read before disposing the process
                 await server.DisposeAsync();
-                throw new InvalidOperationException($"{name} exited with code {process.ExitCode} before it was ready:\n{output}");
+                throw new InvalidOperationException($"{name} exited with code {exitCode} before it was ready:\n{output}");
             }
 
             try
