@@ -26,7 +26,7 @@ internal sealed class RedisUploadLockProvider : IUploadLockProvider, IUploadLock
         end
         if redis.call('EXISTS', KEYS[2]) == 0 then
           local now = redis.call('TIME')
-          redis.call('SET', KEYS[2], now[1] .. string.sub(string.format('%06d', tonumber(now[2])), 1, 3) .. '000')
+          redis.call('SET', KEYS[2], now[1] .. string.format('%06d', tonumber(now[2])))
         end
         redis.call('INCR', KEYS[2])
         local token = redis.call('GET', KEYS[2])
