@@ -105,8 +105,8 @@ public static class RedisResumableUploadBuilderExtensions
             return;
         }
 
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisUploadStoreOptions>>(
-            sp => new RedisUploadStoreOptionsValidator(requireConfiguration: sp.GetService<RedisSuppliedConnection>() is null)));
+        services.AddSingleton<IValidateOptions<RedisUploadStoreOptions>>(
+            sp => new RedisUploadStoreOptionsValidator(requireConfiguration: sp.GetService<RedisSuppliedConnection>() is null));
         services.AddSingleton(sp => sp.GetService<RedisSuppliedConnection>() is { } supplied
             ? new RedisConnection(() => supplied.Factory(sp))
             : new RedisConnection(sp.GetRequiredService<IOptions<RedisUploadStoreOptions>>().Value.Configuration!));

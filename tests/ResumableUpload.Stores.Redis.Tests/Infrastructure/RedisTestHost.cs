@@ -47,7 +47,16 @@ internal sealed class RedisTestHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         configureUploads(builder.Services.AddResumableUploads(o => o.EnableDownload = true));
         var app = builder.Build();
-        app.UseResumableUploads();
+        try
+        {
+            app.UseResumableUploads();
+        }
+        catch
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
+
         return app;
     }
 

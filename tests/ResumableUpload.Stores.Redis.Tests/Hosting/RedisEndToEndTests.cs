@@ -1,0 +1,123 @@
+using Microsoft.Extensions.DependencyInjection;
+using System.Net;
+using ResumableUpload.Middleware.Storage;
+using ResumableUpload.Stores.Redis.Tests.Infrastructure;
+using ResumableUpload.Testing;
+using ResumableUpload.Testing.Shared.Backends;
+
+namespace ResumableUpload.Stores.Redis.Tests.Hosting;
+
+[Collection(RedisServerGroup.Name)]
+public sealed class RedisEndToEndTests(RedisFixture redis) : IAsyncLifetime
+{
+    private readonly string _storage = RedisTestHost.CreateTempDirectory();
+    private readonly string _prefix = RedisTestStores.NewPrefix();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
+    {
+        try
+        {
+            Directory.Delete(_storage, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task XFileIdUpload_InTwoParts_IsStoredWhole_WithItsStateInRedis()
+    {
+        await using var host = await RedisTestHost.StartWithRedisAsync(redis.Server.ConnectionString, _prefix, _storage);
+        var file = StoreConformance.Bytes(300_000, seed: 7);
+        const string FileId = "report.pdf-300000-1767225600000";
+
+        using (var first = await XFileId.UploadAsync(host.Client, FileId, 0, file.Length, file.AsMemory(0, 120_000)))
+        {
+            first.StatusCode.Should().Be(HttpStatusCode.OK);
+            (await first.Content.ReadAsStringAsync()).Should().Be("120000");
+        }
+
+        using (var status = await XFileId.StatusAsync(host.Client, FileId))
+        {
+            status.StatusCode.Should().Be(HttpStatusCode.OK);
+            (await status.Content.ReadAsStringAsync()).Should().Be("120000");
+        }
+
+        using (var second = await XFileId.UploadAsync(host.Client, FileId, 120_000, file.Length, file.AsMemory(120_000)))
+        {
+            second.StatusCode.Should().Be(HttpStatusCode.OK);
+            (await second.Content.ReadAsStringAsync()).Should().Be("300000");
+        }
+
+        (await XFileId.DownloadAsync(host.Client, FileId)).Should().Equal(file);
+
+        // The record lives in Redis (under this host's prefix), saved under a lease of the Redis lock provider.
+        var state = host.Services.GetRequiredService<IUploadStateStore>();
+        state.Should().BeOfType<RedisUploadStateStore>();
+        host.Services.GetRequiredService<IUploadLockProvider>().Should().BeOfType<RedisUploadLockProvider>();
+        var records = new List<UploadRecord>();
+        await foreach (var record in state.GetExpiredAsync(DateTimeOffset.UtcNow.AddYears(1), CancellationToken.None))
+        {
+            records.Add(record);
+        }
+
+        var stored = records.Should().ContainSingle(r => r.FileId == FileId).Subject;
+        stored.Offset.Should().Be(file.Length);
+        stored.IsCompleted.Should().BeTrue();
+        stored.FencingToken.Should().BeGreaterThan(0);
+    }
+
+    [Fact]
+    public async Task XFileIdUpload_StartedOnOneInstance_ResumesOnAnother()
+    {
+        await using var a = await RedisTestHost.StartWithRedisAsync(redis.Server.ConnectionString, _prefix, _storage);
+        await using var b = await RedisTestHost.StartWithRedisAsync(redis.Server.ConnectionString, _prefix, _storage);
+        var file = StoreConformance.Bytes(200_000, seed: 11);
+        const string FileId = "movie.mp4-200000-1767225600000";
+
+        (await XFileId.UploadAsync(a.Client, FileId, 0, file.Length, file.AsMemory(0, 50_000))).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await (await XFileId.StatusAsync(b.Client, FileId)).Content.ReadAsStringAsync()).Should().Be("50000");
+        (await XFileId.UploadAsync(b.Client, FileId, 50_000, file.Length, file.AsMemory(50_000))).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await (await XFileId.StatusAsync(a.Client, FileId)).Content.ReadAsStringAsync()).Should().Be("200000");
+
+        (await XFileId.DownloadAsync(a.Client, FileId)).Should().Equal(file);
+    }
+
+    [Fact]
+    public async Task Status_WhileRedisIsDown_Answers503_AndRecoversWhenItIsBack()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var host = await RedisTestHost.StartWithRedisAsync(server.ConnectionString, _prefix, _storage);
+        const string FileId = "notes.txt-10-1767225600000";
+        (await XFileId.UploadAsync(host.Client, FileId, 0, 10, new byte[4])).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        await server.StopAsync();
+        using (var down = await XFileId.StatusAsync(host.Client, FileId))
+        {
+            down.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+            down.Headers.RetryAfter.Should().NotBeNull();
+        }
+
+        using (var upload = await XFileId.UploadAsync(host.Client, FileId, 4, 10, new byte[6]))
+        {
+            upload.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        }
+
+        await server.StartAgainAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpStatusCode code;
+        do
+        {
+            await Task.Delay(200);
+            using var status = await XFileId.StatusAsync(host.Client, FileId);
+            code = status.StatusCode;
+        }
+        while (code != HttpStatusCode.OK && DateTime.UtcNow < deadline);
+
+        code.Should().Be(HttpStatusCode.OK, "the host reconnects to Redis by itself");
+    }
+}
