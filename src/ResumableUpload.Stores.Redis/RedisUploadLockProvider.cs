@@ -115,7 +115,9 @@ internal sealed class RedisUploadLockProvider : IUploadLockProvider, IUploadLock
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed, this);
         var database = await ReadyAsync(cancellationToken).ConfigureAwait(false);
-        var deadline = Stopwatch.GetTimestamp() + (long)(Math.Max(0, timeout.TotalSeconds) * Stopwatch.Frequency);
+        var deadline = timeout == Timeout.InfiniteTimeSpan
+            ? long.MaxValue
+            : Stopwatch.GetTimestamp() + (long)(Math.Max(0, timeout.TotalSeconds) * Stopwatch.Frequency);
 
         while (true)
         {
@@ -144,13 +146,15 @@ internal sealed class RedisUploadLockProvider : IUploadLockProvider, IUploadLock
                 return lease;
             }
 
-            var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-            if (remaining <= TimeSpan.Zero)
+            var now = Stopwatch.GetTimestamp();
+            if (now >= deadline)
             {
                 return null;
             }
 
-            var wait = remaining < PollInterval ? remaining : PollInterval;
+            var remaining = deadline == long.MaxValue ? Timeout.InfiniteTimeSpan : Stopwatch.GetElapsedTime(now, deadline);
+
+            var wait = remaining != Timeout.InfiniteTimeSpan && remaining < PollInterval ? remaining : PollInterval;
             try
             {
                 await released.Task.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
