@@ -10,6 +10,10 @@ ensure_Redis() {
   if command -v redis-server >/dev/null 2>&1; then
     return 0
   fi
+  if ! declare -F apt_install >/dev/null; then
+    echo "error: redis-server is missing; install it (Debian: apt-get install -y --no-install-recommends redis-server), or source eng/test.sh's apt_install first." >&2
+    return 1
+  fi
   echo "==> installing redis-server (Debian package 'redis-server') for the Redis store tests"
   apt_install redis-server
   # Debian's package enables and starts a system service on 6379. The tests do not need it: stop it so it does not

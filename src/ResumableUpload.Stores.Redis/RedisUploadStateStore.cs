@@ -12,7 +12,7 @@ namespace ResumableUpload.Stores.Redis;
 /// Keeps one Redis hash per upload (<c>{prefix}upload:{key}</c>: the record as JSON and its fencing token) and one
 /// sorted set of upload keys scored by expiry (<c>{prefix}expiry</c>). Every write is one Lua script, so the record
 /// and the index change together and a reader sees the old record or the new one. Records get no Redis TTL: the
-/// engine's expiry sweep removes them with their bytes.
+/// engine's expiry sweep removes them with their bytes. A deleted record leaves its fencing token behind for a day.
 /// </summary>
 internal sealed class RedisUploadStateStore : IUploadStateStore
 {
@@ -27,16 +27,25 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
           return stored
         end
         redis.call('HSET', KEYS[1], 'fence', ARGV[1], 'record', ARGV[2])
+        redis.call('PERSIST', KEYS[1])
         redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
         return false
         """;
 
-    // KEYS[1] record hash, KEYS[2] expiry index; ARGV[1] upload key. Returns 1 when there was a record.
+    // KEYS[1] record hash, KEYS[2] expiry index; ARGV[1] upload key, ARGV[2] how long the fence outlives the record
+    // (ms). Returns 1 when there was a record. The hash keeps its 'fence' field for a while (a tombstone with a TTL),
+    // so a holder that lost its lease before the delete cannot bring the record back with its older token.
     private const string DeleteScript = """
-        local removed = redis.call('DEL', KEYS[1])
+        local existed = redis.call('HDEL', KEYS[1], 'record')
+        if redis.call('EXISTS', KEYS[1]) == 1 then
+          redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        end
         redis.call('ZREM', KEYS[2], ARGV[1])
-        return removed
+        return existed
         """;
+
+    /// <summary>How long the fencing token of a deleted record is kept (longer than any holder could stay paused).</summary>
+    internal static readonly TimeSpan DeletedFenceRetention = TimeSpan.FromDays(1);
 
     private readonly RedisConnection _connection;
     private readonly RedisKeys _keys;
@@ -88,7 +97,10 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
         ArgumentException.ThrowIfNullOrEmpty(key);
         cancellationToken.ThrowIfCancellationRequested();
         var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var removed = await database.ScriptEvaluateAsync(DeleteScript, [_keys.Record(key), _keys.ExpiryIndex], [key]).ConfigureAwait(false);
+        var removed = await database.ScriptEvaluateAsync(
+            DeleteScript,
+            [_keys.Record(key), _keys.ExpiryIndex],
+            [key, (long)DeletedFenceRetention.TotalMilliseconds]).ConfigureAwait(false);
         return (long)removed > 0;
     }
 

@@ -54,10 +54,35 @@ public sealed class RedisUploadStateStoreTests(RedisFixture redis) : IAsyncLifet
         (await store.DeleteAsync(deleted.Key, CancellationToken.None)).Should().BeTrue();
 
         var db = await _stores.InspectAsync();
-        (await db.KeyExistsAsync(_stores.Prefix + "upload:" + deleted.Key)).Should().BeFalse();
+        (await db.HashExistsAsync(_stores.Prefix + "upload:" + deleted.Key, "record")).Should().BeFalse();
         (await db.SortedSetScoreAsync(_stores.Prefix + "expiry", deleted.Key)).Should().BeNull();
         (await db.SortedSetScoreAsync(_stores.Prefix + "expiry", kept.Key)).Should().NotBeNull();
-        (await db.KeyExistsAsync(_stores.Prefix + "upload:" + kept.Key)).Should().BeTrue();
+        (await db.HashExistsAsync(_stores.Prefix + "upload:" + kept.Key, "record")).Should().BeTrue();
+
+        // What stays of the deleted record is its fencing token, and only for a while.
+        (await db.KeyTimeToLiveAsync(_stores.Prefix + "upload:" + deleted.Key)).Should().BeCloseTo(RedisUploadStateStore.DeletedFenceRetention, TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
+    public async Task Save_AfterDelete_UnderAnOlderLease_IsRefused_AndUnderANewerOneHasNoTtl()
+    {
+        var store = _stores.StateStore();
+        var record = StoreConformance.NewRecord() with { FencingToken = 10, Offset = 64 };
+        await store.SaveAsync(record, CancellationToken.None);
+        await store.SaveAsync(record with { FencingToken = 11 }, CancellationToken.None); // the deleting holder's tombstone
+        (await store.DeleteAsync(record.Key, CancellationToken.None)).Should().BeTrue();
+
+        // The holder of token 10 was paused through all of that: it must not bring the upload back.
+        var stale = async () => await store.SaveAsync(record, CancellationToken.None);
+        await stale.Should().ThrowAsync<UploadLeaseLostException>();
+        (await store.GetAsync(record.Key, CancellationToken.None)).Should().BeNull();
+        (await store.DeleteAsync(record.Key, CancellationToken.None)).Should().BeFalse();
+
+        // A new upload under the same key (a newer lease) is a normal record again: no TTL.
+        await store.SaveAsync(record with { FencingToken = 12, Offset = 0 }, CancellationToken.None);
+        (await store.GetAsync(record.Key, CancellationToken.None))!.FencingToken.Should().Be(12);
+        var db = await _stores.InspectAsync();
+        (await db.KeyTimeToLiveAsync(_stores.Prefix + "upload:" + record.Key)).Should().BeNull();
     }
 
     [Fact]
@@ -78,6 +103,7 @@ public sealed class RedisUploadStateStoreTests(RedisFixture redis) : IAsyncLifet
         await theirs.SaveAsync(record with { FencingToken = 1, Offset = 7 }, CancellationToken.None);
         (await theirs.DeleteAsync(record.Key, CancellationToken.None)).Should().BeTrue();
         (await theirs.DeleteAsync(record.Key, CancellationToken.None)).Should().BeFalse();
+        (await theirs.GetAsync(record.Key, CancellationToken.None)).Should().BeNull();
         var loaded = await mine.GetAsync(record.Key, CancellationToken.None);
         loaded!.FencingToken.Should().Be(50);
         loaded.Offset.Should().Be(0);
