@@ -107,6 +107,9 @@ internal sealed class RedisUploadLockProvider : IUploadLockProvider, IUploadLock
 
     internal ILogger Logger => _logger;
 
+    /// <summary>For tests: the keys this instance keeps state for (held leases, release signals); must drop back to 0.</summary>
+    internal int TrackedKeys => _held.Count + _releaseSignals.Count;
+
     private string LeaseMilliseconds => ((long)Math.Ceiling(LeaseDuration.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture);
 
     public async ValueTask<IAsyncDisposable?> TryAcquireAsync(string key, TimeSpan timeout, CancellationToken cancellationToken)
@@ -133,6 +136,7 @@ internal sealed class RedisUploadLockProvider : IUploadLockProvider, IUploadLock
 
             if (!granted.IsNull)
             {
+                ForgetSignal(key, released);
                 var token = (string)granted!;
                 var lease = new RedisUploadLease(this, key, token, long.Parse(token, NumberStyles.None, CultureInfo.InvariantCulture));
                 _held[key] = lease;
@@ -149,6 +153,7 @@ internal sealed class RedisUploadLockProvider : IUploadLockProvider, IUploadLock
             var now = Stopwatch.GetTimestamp();
             if (now >= deadline)
             {
+                ForgetSignal(key, released);
                 return null;
             }
 
@@ -161,12 +166,18 @@ internal sealed class RedisUploadLockProvider : IUploadLockProvider, IUploadLock
             }
             catch (TimeoutException)
             {
-                // Not woken: the lock may have run out without a release (a dead holder). Try again; drop the signal
-                // so the dictionary does not keep one for every upload ever waited for.
-                _releaseSignals.TryRemove(new KeyValuePair<string, TaskCompletionSource>(key, released));
+                // Not woken: the lock may have run out without a release (a dead holder). Try again.
+                ForgetSignal(key, released);
             }
         }
     }
+
+    /// <summary>
+    /// Drops a release signal nobody needs any more, so the dictionary does not keep one for every upload ever tried.
+    /// Another waiter in this process that shares it falls back to polling until its next try.
+    /// </summary>
+    private void ForgetSignal(string key, TaskCompletionSource signal)
+        => _releaseSignals.TryRemove(new KeyValuePair<string, TaskCompletionSource>(key, signal));
 
     public async ValueTask RequestHandoverAsync(string key, CancellationToken cancellationToken)
     {

@@ -203,6 +203,25 @@ public sealed class RedisUploadLockProviderTests(RedisFixture redis) : IAsyncLif
         await granted!.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Provider_AfterGrantsRefusalsAndReleases_KeepsNothingPerKey()
+    {
+        var a = _stores.LockProvider();
+        var b = _stores.LockProvider();
+        var keys = Enumerable.Range(0, 5).Select(_ => StoreConformance.NewKey()).ToArray();
+        foreach (var key in keys)
+        {
+            var held = await AcquireAsync(a, key, TimeSpan.Zero);
+            (await b.TryAcquireAsync(key, TimeSpan.Zero, CancellationToken.None)).Should().BeNull();
+            (await b.TryAcquireAsync(key, TimeSpan.FromMilliseconds(120), CancellationToken.None)).Should().BeNull();
+            await held.DisposeAsync();
+            await (await AcquireAsync(b, key, Patience)).DisposeAsync();
+        }
+
+        a.TrackedKeys.Should().Be(0);
+        b.TrackedKeys.Should().Be(0);
+    }
+
     private static async Task<IUploadLease> AcquireAsync(RedisUploadLockProvider provider, string key, TimeSpan timeout)
     {
         var held = await provider.TryAcquireAsync(key, timeout, CancellationToken.None);
