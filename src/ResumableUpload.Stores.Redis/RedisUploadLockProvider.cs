@@ -126,47 +126,54 @@ internal sealed class RedisUploadLockProvider : IUploadLockProvider, IUploadLock
         {
             // Listen before trying, so a release between the try and the wait is not missed.
             var released = _releaseSignals.GetOrAdd(key, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-            var sentAt = Stopwatch.GetTimestamp();
-
-            // Not cancellable once sent: a lock granted to a request that gave up is released below, not leaked.
-            var granted = await database.ScriptEvaluateAsync(
-                AcquireScript,
-                [_keys.Lock(key), _keys.FencingCounter, _keys.Handover(key)],
-                [LeaseMilliseconds]).ConfigureAwait(false);
-
-            if (!granted.IsNull)
-            {
-                ForgetSignal(key, released);
-                var token = (string)granted!;
-                var lease = new RedisUploadLease(this, key, token, long.Parse(token, NumberStyles.None, CultureInfo.InvariantCulture));
-                _held[key] = lease;
-                lease.StartRenewal(sentAt);
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    await lease.DisposeAsync().ConfigureAwait(false);
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-
-                return lease;
-            }
-
-            var now = Stopwatch.GetTimestamp();
-            if (now >= deadline)
-            {
-                ForgetSignal(key, released);
-                return null;
-            }
-
-            var remaining = deadline == long.MaxValue ? Timeout.InfiniteTimeSpan : Stopwatch.GetElapsedTime(now, deadline);
-
-            var wait = remaining != Timeout.InfiniteTimeSpan && remaining < PollInterval ? remaining : PollInterval;
             try
             {
-                await released.Task.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+                var sentAt = Stopwatch.GetTimestamp();
+
+                // Not cancellable once sent: a lock granted to a request that gave up is released below, not leaked.
+                var granted = await database.ScriptEvaluateAsync(
+                    AcquireScript,
+                    [_keys.Lock(key), _keys.FencingCounter, _keys.Handover(key)],
+                    [LeaseMilliseconds]).ConfigureAwait(false);
+
+                if (!granted.IsNull)
+                {
+                    var token = (string)granted!;
+                    var lease = new RedisUploadLease(this, key, token, long.Parse(token, NumberStyles.None, CultureInfo.InvariantCulture));
+                    _held[key] = lease;
+                    lease.StartRenewal(sentAt);
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        await lease.DisposeAsync().ConfigureAwait(false);
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    return lease;
+                }
+
+                var now = Stopwatch.GetTimestamp();
+                if (now >= deadline)
+                {
+                    return null;
+                }
+
+                var wait = PollInterval;
+                if (deadline != long.MaxValue && Stopwatch.GetElapsedTime(now, deadline) < wait)
+                {
+                    wait = Stopwatch.GetElapsedTime(now, deadline);
+                }
+
+                try
+                {
+                    await released.Task.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Not woken: the lock may have run out without a release (a dead holder). Try again.
+                }
             }
-            catch (TimeoutException)
+            finally
             {
-                // Not woken: the lock may have run out without a release (a dead holder). Try again.
                 ForgetSignal(key, released);
             }
         }
