@@ -88,6 +88,49 @@ public sealed class RedisEndToEndTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task XFileIdUpload_BeingWrittenOnOneInstance_IsLockedForAnotherInstance()
+    {
+        await using var a = await RedisTestHost.StartWithRedisAsync(redis.Server.ConnectionString, _prefix, _storage);
+        await using var b = await RedisTestHost.StartWithRedisAsync(redis.Server.ConnectionString, _prefix, _storage);
+        var file = StoreConformance.Bytes(100_000, seed: 5);
+        const string FileId = "slow.bin-100000-1767225600000";
+
+        // A's request sends half its body, then pauses while it holds the upload's lock in Redis.
+        var body = new PausingContent(file, pauseAfter: 50_000);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "upload") { Content = body };
+        request.Headers.Add("X-File-Id", FileId);
+        request.Headers.Add("X-File-Size", "100000");
+        var writing = a.Client.SendAsync(request);
+        await body.Paused.WaitAsync(TimeSpan.FromSeconds(10));
+        var multiplexer = await a.Services.GetRequiredService<RedisConnection>().GetAsync(CancellationToken.None);
+        var server = multiplexer.GetServer(multiplexer.GetEndPoints()[0]);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!server.Keys(pattern: _prefix + "lock:*").Any() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        server.Keys(pattern: _prefix + "lock:*").Should().ContainSingle("A's request holds the upload's lock");
+
+        // B may not write the same upload meanwhile: it waits LockWaitTimeout, then answers 423.
+        using (var locked = await XFileId.UploadAsync(b.Client, FileId, 0, file.Length, file))
+        {
+            locked.StatusCode.Should().Be((HttpStatusCode)423);
+            locked.Headers.RetryAfter.Should().NotBeNull();
+        }
+
+        body.Resume();
+        using (var done = await writing)
+        {
+            done.StatusCode.Should().Be(HttpStatusCode.OK);
+            (await done.Content.ReadAsStringAsync()).Should().Be("100000");
+        }
+
+        server.Keys(pattern: _prefix + "lock:*").Should().BeEmpty("the lock is released when the request ends");
+        (await XFileId.DownloadAsync(b.Client, FileId)).Should().Equal(file);
+    }
+
+    [Fact]
     public async Task Status_WhileRedisIsDown_Answers503_AndRecoversWhenItIsBack()
     {
         await using var server = await RedisServer.StartAsync();
@@ -119,5 +162,31 @@ public sealed class RedisEndToEndTests(RedisFixture redis) : IAsyncLifetime
         while (code != HttpStatusCode.OK && DateTime.UtcNow < deadline);
 
         code.Should().Be(HttpStatusCode.OK, "the host reconnects to Redis by itself");
+    }
+}
+
+/// <summary>A request body that sends its first bytes, then waits to be resumed before sending the rest.</summary>
+internal sealed class PausingContent(byte[] bytes, int pauseAfter) : HttpContent
+{
+    private readonly TaskCompletionSource _paused = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _resume = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Paused => _paused.Task;
+
+    public void Resume() => _resume.TrySetResult();
+
+    protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+    {
+        await stream.WriteAsync(bytes.AsMemory(0, pauseAfter));
+        await stream.FlushAsync();
+        _paused.TrySetResult();
+        await _resume.Task;
+        await stream.WriteAsync(bytes.AsMemory(pauseAfter));
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = bytes.Length;
+        return true;
     }
 }
