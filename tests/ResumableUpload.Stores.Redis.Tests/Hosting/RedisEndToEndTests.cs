@@ -87,6 +87,29 @@ public sealed class RedisEndToEndTests(RedisFixture redis) : IAsyncLifetime
         (await XFileId.DownloadAsync(a.Client, FileId)).Should().Equal(file);
     }
 
+    private static HttpRequestMessage IetfRequest(HttpMethod method, string url, HttpContent? content = null)
+    {
+        var request = new HttpRequestMessage(method, url) { Content = content };
+        request.Headers.Add("Upload-Draft-Interop-Version", "8");
+        return request;
+    }
+
+    private static async Task<bool> EventuallyAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
+    }
+
     [Fact]
     public async Task XFileIdUpload_BeingWrittenOnOneInstance_IsLockedForAnotherInstance()
     {
@@ -128,6 +151,70 @@ public sealed class RedisEndToEndTests(RedisFixture redis) : IAsyncLifetime
 
         server.Keys(pattern: _prefix + "lock:*").Should().BeEmpty("the lock is released when the request ends");
         (await XFileId.DownloadAsync(b.Client, FileId)).Should().Equal(file);
+    }
+
+    [Fact]
+    public async Task IetfHead_OnAnotherInstance_EndsTheRunningPatch_WhichPublishesItsBytes_AndTheUploadResumesThere()
+    {
+        await using var a = await RedisTestHost.StartWithRedisAsync(redis.Server.ConnectionString, _prefix, _storage);
+        await using var b = await RedisTestHost.StartWithRedisAsync(redis.Server.ConnectionString, _prefix, _storage);
+        var file = StoreConformance.Bytes(100_000, seed: 9);
+        const int Sent = 40_000;
+
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new ByteArrayContent([]) };
+        create.Headers.Add("Upload-Draft-Interop-Version", "8");
+        create.Headers.Add("Upload-Complete", "?0");
+        create.Headers.Add("Upload-Length", "100000");
+        using var created = await a.Client.SendAsync(create);
+        created.StatusCode.Should().Be(HttpStatusCode.Created);
+        var url = created.Headers.Location!.OriginalString;
+
+        // A's PATCH sends 40 000 bytes and pauses, holding the upload's lease.
+        var body = new PausingContent(file, pauseAfter: Sent);
+        using var patch = IetfRequest(HttpMethod.Patch, url, body);
+        patch.Headers.Add("Upload-Offset", "0");
+        patch.Headers.Add("Upload-Complete", "?1");
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/partial-upload");
+        var writing = a.Client.SendAsync(patch);
+        await body.Paused.WaitAsync(TimeSpan.FromSeconds(10));
+        (await EventuallyAsync(() => Directory.EnumerateFiles(_storage, "*", SearchOption.AllDirectories).Any(f => new FileInfo(f).Length >= Sent)))
+            .Should().BeTrue("instance A should have stored the bytes sent so far");
+
+        // A HEAD on B asks A (through Redis) to end its request: A publishes what it has and lets go.
+        using (var head = await b.Client.SendAsync(IetfRequest(HttpMethod.Head, url)))
+        {
+            head.StatusCode.Should().Be(HttpStatusCode.NoContent);
+        }
+
+        var multiplexer = await b.Services.GetRequiredService<RedisConnection>().GetAsync(CancellationToken.None);
+        var server = multiplexer.GetServer(multiplexer.GetEndPoints()[0]);
+        (await EventuallyAsync(() => !server.Keys(pattern: _prefix + "lock:*").Any())).Should().BeTrue("A's request should end and release the lock");
+        using (var head = await b.Client.SendAsync(IetfRequest(HttpMethod.Head, url)))
+        {
+            head.Headers.GetValues("Upload-Offset").Single().Should().Be("40000", "A published every byte it stored before letting go");
+        }
+
+        using var rest = IetfRequest(HttpMethod.Patch, url, new ReadOnlyMemoryContent(file.AsMemory(Sent)));
+        rest.Headers.Add("Upload-Offset", "40000");
+        rest.Headers.Add("Upload-Complete", "?1");
+        rest.Content!.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/partial-upload");
+        using (var resumed = await b.Client.SendAsync(rest))
+        {
+            resumed.StatusCode.Should().Be(HttpStatusCode.OK);
+            resumed.Headers.GetValues("Upload-Complete").Single().Should().Be("?1");
+        }
+
+        (await b.Client.GetByteArrayAsync(url)).Should().Equal(file);
+
+        // A's request was ended without completing the upload.
+        body.Resume();
+        var ended = await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(30)));
+        ended.Should().BeSameAs(writing);
+        if (writing.IsCompletedSuccessfully)
+        {
+            using var response = await writing;
+            response.IsSuccessStatusCode.Should().BeFalse();
+        }
     }
 
     [Fact]
