@@ -12,6 +12,7 @@ namespace ResumableUpload.Testing.Shared.Backends;
 /// </summary>
 internal sealed class RedisServer : IAsyncDisposable
 {
+    private const int DefaultPort = 6379;
     private const string InstallHint = "Install Redis with `apt-get install -y --no-install-recommends redis-server` (Debian/Ubuntu).";
 
     private readonly string _program;
@@ -46,7 +47,13 @@ internal sealed class RedisServer : IAsyncDisposable
     public static async Task<RedisServer> StartAsync()
     {
         var program = ServerProcess.Require("redis-server", InstallHint);
-        var server = new RedisServer(program, ServerProcess.FreePort(), ServerProcess.CreateDirectory("redis-test"));
+        var port = ServerProcess.FreePort();
+        while (port == DefaultPort)
+        {
+            port = ServerProcess.FreePort(); // never the port a system Redis would use
+        }
+
+        var server = new RedisServer(program, port, ServerProcess.CreateDirectory("redis-test"));
         try
         {
             await server.StartProcessAsync();
