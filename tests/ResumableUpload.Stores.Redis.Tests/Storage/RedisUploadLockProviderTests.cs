@@ -151,6 +151,27 @@ public sealed class RedisUploadLockProviderTests(RedisFixture redis) : IAsyncLif
     }
 
     [Fact]
+    public async Task HandoverFlag_WhoseMessageWasLost_IsSeenByTheNextRenewal()
+    {
+        var provider = _stores.LockProvider();
+        var key = StoreConformance.NewKey();
+        var lease = await AcquireAsync(provider, key, TimeSpan.Zero);
+
+        // The flag without the PUBLISH, as when the holder's subscription was reconnecting.
+        var db = await _stores.InspectAsync();
+        await db.StringSetAsync(_stores.Prefix + "handover:" + key, lease.FencingToken.ToString(System.Globalization.CultureInfo.InvariantCulture), Lease * 2);
+
+        await WaitForRevocationAsync(lease, Lease);
+
+        // Revoked for a handover, the lease is still renewed until its holder lets go.
+        await Task.Delay(Lease * 1.5);
+        (await db.StringGetAsync(_stores.Prefix + "lock:" + key)).ToString().Should().Be(lease.FencingToken.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await lease.DisposeAsync();
+        (await db.KeyExistsAsync(_stores.Prefix + "lock:" + key)).Should().BeFalse();
+        (await db.KeyExistsAsync(_stores.Prefix + "handover:" + key)).Should().BeFalse("the release clears the flag meant for it");
+    }
+
+    [Fact]
     public async Task FencingTokens_KeepGrowing_EvenWhenRedisLostTheCounter()
     {
         var provider = _stores.LockProvider();

@@ -86,6 +86,19 @@ public sealed class RedisUploadStateStoreTests(RedisFixture redis) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Get_OfARecordThatIsNotValidJson_ReturnsNull_AndANewSaveReplacesIt()
+    {
+        var store = _stores.StateStore();
+        var record = StoreConformance.NewRecord();
+        var db = await _stores.InspectAsync();
+        await db.HashSetAsync(_stores.Prefix + "upload:" + record.Key, [new("record", "{not json"), new("fence", "0")]);
+
+        (await store.GetAsync(record.Key, CancellationToken.None)).Should().BeNull();
+        await store.SaveAsync(record, CancellationToken.None);
+        (await store.GetAsync(record.Key, CancellationToken.None))!.FileId.Should().Be(record.FileId);
+    }
+
+    [Fact]
     public async Task TwoKeyPrefixes_OnOneServer_DoNotSeeEachOther()
     {
         await using var other = new RedisTestStores(redis.Server);
