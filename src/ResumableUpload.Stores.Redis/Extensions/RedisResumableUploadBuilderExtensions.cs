@@ -25,7 +25,7 @@ public static class RedisResumableUploadBuilderExtensions
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "Both overloads ship together in the first version; the required factory keeps every call unambiguous.")]
     [SuppressMessage("ApiDesign", "RS0027:Public API with optional parameter(s) should have the most parameters amongst its public overloads", Justification = "As above.")]
     public static IResumableUploadBuilder AddRedisStores(this IResumableUploadBuilder builder, Action<RedisUploadStoreOptions>? configure = null)
-        => AddRedisStores(builder, connectionFactory: null!, configure, hostConnection: false);
+        => AddBoth(builder, configure, connectionFactory: null);
 
     /// <summary>
     /// As <see cref="AddRedisStores(IResumableUploadBuilder, Action{RedisUploadStoreOptions}?)"/>, on a connection the host
@@ -41,7 +41,7 @@ public static class RedisResumableUploadBuilderExtensions
     public static IResumableUploadBuilder AddRedisStores(this IResumableUploadBuilder builder, Func<IServiceProvider, IConnectionMultiplexer> connectionFactory, Action<RedisUploadStoreOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(connectionFactory);
-        return AddRedisStores(builder, connectionFactory, configure, hostConnection: true);
+        return AddBoth(builder, configure, connectionFactory);
     }
 
     /// <summary>
@@ -70,9 +70,9 @@ public static class RedisResumableUploadBuilderExtensions
         return builder.AddLockProvider<RedisUploadLockProvider>();
     }
 
-    private static IResumableUploadBuilder AddRedisStores(IResumableUploadBuilder builder, Func<IServiceProvider, IConnectionMultiplexer>? connectionFactory, Action<RedisUploadStoreOptions>? configure, bool hostConnection)
+    private static IResumableUploadBuilder AddBoth(IResumableUploadBuilder builder, Action<RedisUploadStoreOptions>? configure, Func<IServiceProvider, IConnectionMultiplexer>? connectionFactory)
     {
-        AddRedisCore(builder, configure, hostConnection ? connectionFactory : null);
+        AddRedisCore(builder, configure, connectionFactory);
         return builder.AddStateStore<RedisUploadStateStore>()
                       .AddLockProvider<RedisUploadLockProvider>();
     }
