@@ -52,9 +52,14 @@ internal sealed class RedisConnection : IAsyncDisposable
                 }
                 else
                 {
+                    // One connection for the app's lifetime: when Redis is down it reconnects in the background and
+                    // calls fail fast meanwhile, instead of every request trying (and waiting for) a connect of its own.
+                    var options = ConfigurationOptions.Parse(_configuration!);
+                    options.AbortOnConnectFail = false;
+
                     // Not cancellable on purpose: an abandoned attempt would leave a connection nobody disposes. The
                     // attempt is bounded by the connection string's connectTimeout.
-                    var created = await ConnectionMultiplexer.ConnectAsync(ConfigurationOptions.Parse(_configuration!)).ConfigureAwait(false);
+                    var created = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
                     _owned = true;
                     Volatile.Write(ref _multiplexer, created);
                 }

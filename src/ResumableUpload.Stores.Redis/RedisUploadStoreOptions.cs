@@ -11,7 +11,8 @@ public sealed class RedisUploadStoreOptions
 
     /// <summary>
     /// The StackExchange.Redis configuration string, for example <c>redis.internal:6379,password=...,ssl=true</c>.
-    /// Required, unless the host supplies its own connection. Default: <see langword="null"/>.
+    /// Required, unless the host supplies its own connection. The package connects with <c>abortConnect=false</c>
+    /// whatever the string says (it reconnects in the background). Default: <see langword="null"/>.
     /// </summary>
     public string? Configuration { get; set; }
 

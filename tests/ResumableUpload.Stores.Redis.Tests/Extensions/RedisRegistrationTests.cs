@@ -113,7 +113,7 @@ public sealed class RedisRegistrationTests(RedisFixture redis)
         var port = ServerProcess.FreePort();
         var configuration = new Dictionary<string, string?>
         {
-            ["ResumableUploads:Redis:Configuration"] = $"127.0.0.1:{port},abortConnect=false,connectTimeout=500,syncTimeout=1000,asyncTimeout=1000",
+            ["ResumableUploads:Redis:Configuration"] = $"127.0.0.1:{port},connectTimeout=500,syncTimeout=1000,asyncTimeout=1000",
         };
         await using var host = await RedisTestHost.StartAsync(configuration, uploads => uploads.AddInMemoryStores().AddRedisStores());
 

@@ -218,6 +218,37 @@ public sealed class RedisEndToEndTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Host_StartedWhileRedisIsDown_Answers503_ThenServesOnceRedisIsUp()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await server.StopAsync();
+
+        // No abortConnect in the string: the package keeps its one connection and reconnects by itself.
+        await using var host = await RedisTestHost.StartWithRedisAsync($"{server.Endpoint},connectTimeout=1000,syncTimeout=2000,asyncTimeout=2000", _prefix, _storage);
+        using (var down = await XFileId.StatusAsync(host.Client, "early.txt-1-1"))
+        {
+            down.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        }
+
+        var multiplexer = await host.Services.GetRequiredService<RedisConnection>().GetAsync(CancellationToken.None);
+        multiplexer.IsConnected.Should().BeFalse("the connection exists while Redis is down, and keeps trying");
+
+        await server.StartAgainAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpStatusCode code;
+        do
+        {
+            await Task.Delay(200);
+            using var upload = await XFileId.UploadAsync(host.Client, "early.txt-1-1", 0, 1, new byte[1]);
+            code = upload.StatusCode;
+        }
+        while (code != HttpStatusCode.OK && DateTime.UtcNow < deadline);
+
+        code.Should().Be(HttpStatusCode.OK);
+        (await (await XFileId.StatusAsync(host.Client, "early.txt-1-1")).Content.ReadAsStringAsync()).Should().Be("1");
+    }
+
+    [Fact]
     public async Task Status_WhileRedisIsDown_Answers503_AndRecoversWhenItIsBack()
     {
         await using var server = await RedisServer.StartAsync();
