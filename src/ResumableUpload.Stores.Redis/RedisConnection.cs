@@ -53,7 +53,7 @@ internal sealed class RedisConnection : IAsyncDisposable
                 else
                 {
                     // One connection for the app's lifetime: when Redis is down it reconnects in the background and
-                    // calls fail fast meanwhile, instead of every request trying (and waiting for) a connect of its own.
+                    // calls fail after their timeout meanwhile, instead of every request waiting for a connect of its own.
                     var options = ConfigurationOptions.Parse(_configuration!);
                     options.AbortOnConnectFail = false;
 
