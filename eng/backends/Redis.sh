@@ -31,4 +31,3 @@ ensure_Redis() {
 }
 
 # The lowercase spelling, for callers that use it.
-ensure_redis() { ensure_Redis "$@"; }

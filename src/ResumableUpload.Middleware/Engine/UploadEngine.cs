@@ -71,6 +71,14 @@ internal sealed class UploadEngine
                 try
                 {
                     await handover.RequestHandoverAsync(key, cancellationToken).ConfigureAwait(false);
+
+                    // Wait (at most `wait`) until the holder has published and released, so an offset read next is
+                    // the one it ended at, not the one before.
+                    var released = await _locks.TryAcquireAsync(key, wait, cancellationToken).ConfigureAwait(false);
+                    if (released is not null)
+                    {
+                        await released.DisposeAsync().ConfigureAwait(false);
+                    }
                 }
                 catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
                 {
