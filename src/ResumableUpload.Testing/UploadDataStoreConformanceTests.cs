@@ -14,10 +14,9 @@ namespace ResumableUpload.Testing;
 /// last two flushes (the one published, and the next if its publish was lost in a crash), at 0, or after an
 /// operating-system crash at a position the store no longer fully holds.
 /// </remarks>
-public abstract class UploadDataStoreConformanceTests : IAsyncLifetime
+public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUploadDataStore>
 {
     private const int MiB = 1024 * 1024;
-    private readonly List<IUploadDataStore> _created = [];
 
     /// <summary>Creates a store. Instances made in one test share one backend, as app instances would.</summary>
     protected abstract ValueTask<IUploadDataStore> CreateStoreAsync();
@@ -25,33 +24,8 @@ public abstract class UploadDataStoreConformanceTests : IAsyncLifetime
     /// <summary>The size at which the store's internal parts or blocks roll over; the tests cross it. 5 MiB (the S3 minimum part) unless overridden.</summary>
     protected virtual int PartSize => 5 * MiB;
 
-    /// <inheritdoc />
-    public virtual Task InitializeAsync() => Task.CompletedTask;
-
-    /// <inheritdoc />
-    public virtual async Task DisposeAsync()
-    {
-        foreach (var store in _created)
-        {
-            switch (store)
-            {
-                case IAsyncDisposable asyncDisposable:
-                    await asyncDisposable.DisposeAsync();
-                    break;
-                case IDisposable disposable:
-                    disposable.Dispose();
-                    break;
-            }
-        }
-    }
-
     /// <summary>A store instance (remembered for disposal).</summary>
-    protected async Task<IUploadDataStore> StoreAsync()
-    {
-        var store = await CreateStoreAsync();
-        _created.Add(store);
-        return store;
-    }
+    protected Task<IUploadDataStore> StoreAsync() => TrackAsync(CreateStoreAsync);
 
     /// <summary>Opening an unknown key for reading returns null.</summary>
     [Fact]

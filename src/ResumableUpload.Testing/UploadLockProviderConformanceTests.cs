@@ -8,43 +8,16 @@ namespace ResumableUpload.Testing;
 /// backend; waiting up to the timeout; different keys never contend. Derive from this class and return a provider from
 /// <see cref="CreateProviderAsync"/>; providers created in one test must share one backend (they model app instances).
 /// </summary>
-public abstract class UploadLockProviderConformanceTests : IAsyncLifetime
+public abstract class UploadLockProviderConformanceTests : ConformanceTestBase<IUploadLockProvider>
 {
-    private readonly List<IUploadLockProvider> _created = [];
-
     /// <summary>Creates a provider; several per test model several app instances.</summary>
     protected abstract ValueTask<IUploadLockProvider> CreateProviderAsync();
 
     /// <summary>How long a test waits for something the provider should do "soon" (a release seen by a waiter).</summary>
     protected virtual TimeSpan Patience => TimeSpan.FromSeconds(5);
 
-    /// <inheritdoc />
-    public virtual Task InitializeAsync() => Task.CompletedTask;
-
-    /// <inheritdoc />
-    public virtual async Task DisposeAsync()
-    {
-        foreach (var provider in _created)
-        {
-            switch (provider)
-            {
-                case IAsyncDisposable asyncDisposable:
-                    await asyncDisposable.DisposeAsync();
-                    break;
-                case IDisposable disposable:
-                    disposable.Dispose();
-                    break;
-            }
-        }
-    }
-
     /// <summary>A provider instance (remembered for disposal).</summary>
-    protected async Task<IUploadLockProvider> ProviderAsync()
-    {
-        var provider = await CreateProviderAsync();
-        _created.Add(provider);
-        return provider;
-    }
+    protected Task<IUploadLockProvider> ProviderAsync() => TrackAsync(CreateProviderAsync);
 
     /// <summary>A free lock is granted at once; a second holder (on another instance) is refused until it is released.</summary>
     [Fact]

@@ -8,42 +8,15 @@ namespace ResumableUpload.Testing;
 /// return your store from <see cref="CreateStoreAsync"/>; every test runs against a fresh instance (keys are fresh
 /// too, so a shared backend is fine).
 /// </summary>
-public abstract class UploadStateStoreConformanceTests : IAsyncLifetime
+public abstract class UploadStateStoreConformanceTests : ConformanceTestBase<IUploadStateStore>
 {
-    private readonly List<IUploadStateStore> _created = [];
-
     /// <summary>Creates a store. Called once or more per test; instances made in one test share one backend, as app instances would.</summary>
     protected abstract ValueTask<IUploadStateStore> CreateStoreAsync();
 
     /// <summary>Whether the store enforces <see cref="UploadRecord.FencingToken"/> (refuses to replace a record with one of a lower token).</summary>
     protected virtual bool EnforcesFencing => false;
 
-    /// <inheritdoc />
-    public virtual Task InitializeAsync() => Task.CompletedTask;
-
-    /// <inheritdoc />
-    public virtual async Task DisposeAsync()
-    {
-        foreach (var store in _created)
-        {
-            switch (store)
-            {
-                case IAsyncDisposable asyncDisposable:
-                    await asyncDisposable.DisposeAsync();
-                    break;
-                case IDisposable disposable:
-                    disposable.Dispose();
-                    break;
-            }
-        }
-    }
-
-    private async Task<IUploadStateStore> StoreAsync()
-    {
-        var store = await CreateStoreAsync();
-        _created.Add(store);
-        return store;
-    }
+    private Task<IUploadStateStore> StoreAsync() => TrackAsync(CreateStoreAsync);
 
     /// <summary>An unknown key has no record.</summary>
     [Fact]

@@ -100,24 +100,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         string? workingDirectory = null,
         IReadOnlyDictionary<string, string>? environment = null)
     {
-        var startInfo = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
-        {
-            startInfo.Environment[variable] = value;
-        }
-
+        var startInfo = StartInfo(fileName, arguments, workingDirectory, environment);
+        startInfo.RedirectStandardInput = true;
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
         var server = new ServerProcess(process, name);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
@@ -182,23 +166,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>Runs a program to completion (setup steps such as initdb) and fails with its output when it does not exit 0.</summary>
     public static async Task<string> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var startInfo = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
-        {
-            startInfo.Environment[variable] = value;
-        }
-
+        var startInfo = StartInfo(fileName, arguments, workingDirectory, environment);
         using var process = Process.Start(startInfo)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -220,6 +188,28 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         return output;
+    }
+
+    private static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> arguments, string? workingDirectory, IReadOnlyDictionary<string, string>? environment)
+    {
+        var startInfo = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[variable] = value;
+        }
+
+        return startInfo;
     }
 
     /// <summary>Kills the server at once (SIGKILL), as a crash would.</summary>
