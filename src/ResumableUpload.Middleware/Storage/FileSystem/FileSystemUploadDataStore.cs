@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 
 namespace ResumableUpload.Middleware.Storage.FileSystem;
@@ -109,9 +110,15 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
         return ValueTask.CompletedTask;
     }
 
-    private sealed class Writer : IUploadDataWriter
+    /// <summary>
+    /// Writes with synchronous positional writes on the handle: a write to the page cache is a memory copy, and the
+    /// asynchronous form would queue every pipe segment to the thread pool. A sequence is written with one vectored
+    /// write (<c>pwritev</c>) of the pipe's own buffers.
+    /// </summary>
+    private sealed class Writer : IUploadDataWriter, IUploadDataSequenceWriter
     {
         private readonly SafeFileHandle _handle;
+        private readonly List<ReadOnlyMemory<byte>> _segments = new(16); // reused: no allocation per chunk
 
         public Writer(SafeFileHandle handle, long position)
         {
@@ -121,10 +128,39 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
 
         public long Position { get; private set; }
 
-        public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
-            await RandomAccess.WriteAsync(_handle, data, Position, cancellationToken).ConfigureAwait(false);
+            RandomAccess.Write(_handle, data.Span, Position);
             Position += data.Length;
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask WriteAsync(ReadOnlySequence<byte> data, CancellationToken cancellationToken)
+        {
+            if (data.IsSingleSegment)
+            {
+                RandomAccess.Write(_handle, data.FirstSpan, Position);
+            }
+            else
+            {
+                _segments.Clear();
+                foreach (var segment in data)
+                {
+                    _segments.Add(segment);
+                }
+
+                try
+                {
+                    RandomAccess.Write(_handle, _segments, Position);
+                }
+                finally
+                {
+                    _segments.Clear();
+                }
+            }
+
+            Position += data.Length;
+            return ValueTask.CompletedTask;
         }
 
         public ValueTask FlushAsync(bool toDisk, CancellationToken cancellationToken)
