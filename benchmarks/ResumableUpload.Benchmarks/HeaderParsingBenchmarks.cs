@@ -7,6 +7,7 @@ namespace ResumableUpload.Benchmarks;
 
 /// <summary>The headers every append reads: X-File-Id, X-Start-Byte, X-File-Size; tus/IETF Upload-Offset and Upload-Complete.</summary>
 [MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
 public class HeaderParsingBenchmarks
 {
     private HttpRequest _request = null!;

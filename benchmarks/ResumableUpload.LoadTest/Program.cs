@@ -111,6 +111,7 @@ for (var round = 1; round <= options.Rounds; round++)
 
 Console.Error.WriteLine($"load test: mode {options.Mode}, {options.Rounds} round(s), {plan.Count} measurements; host {hostDll}; work {work}");
 var measurements = new List<Measurement>();
+var runnerDeferred = new List<string>();
 using (var reporter = new ProgressReporter())
 {
     var runner = new Runner(http, options.Sizes, work, reporter);
@@ -125,6 +126,8 @@ using (var reporter = new ProgressReporter())
         reporter.Start($"[{++step}/{plan.Count}] {Report.Describe(scenario, options.Sizes)} | {subject.Name} | round {round}/{(scenario == "M" ? 1 : options.Rounds)}", scenario == "E" ? "req" : "B");
         var m = await runner.RunAsync(scenario, subject, round, cancel.Token);
         measurements.Add(m);
+        runnerDeferred.AddRange(runner.Deferred);
+        runner.Deferred.Clear();
         var rate = m.Error is not null ? $"FAILED: {m.Error}"
             : Report.IsThroughput(scenario) ? $"{m.MegabytesPerSecond:0.0} MB/s" : $"{m.OperationsPerSecond:0.0}/s, p50 {m.Percentile(50):0.00} ms, p99 {m.Percentile(99):0.00} ms";
         Console.Error.WriteLine($"    {rate}; server CPU {m.CpuSeconds:0.00} s, RSS idle {m.IdleRss >> 20} MiB, peak {m.PeakRss >> 20} MiB{(m.ShaOk == true ? ", SHA-256 ok" : "")}");
@@ -132,6 +135,16 @@ using (var reporter = new ProgressReporter())
 }
 
 var report = new Report(measurements, options);
+runnerDeferred.ForEach(d =>
+{
+    try
+    {
+        Directory.Delete(d, recursive: true);
+    }
+    catch (IOException)
+    {
+    }
+});
 var elapsed = DateTimeOffset.UtcNow - started;
 await File.WriteAllTextAsync(Path.Combine(output, "results.md"), report.Markdown(started, elapsed, loadBefore, Report.LoadAverage()));
 await File.WriteAllTextAsync(Path.Combine(output, "chart.svg"), report.Svg(started));

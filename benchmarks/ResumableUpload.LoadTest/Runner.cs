@@ -81,6 +81,7 @@ internal sealed class Runner
         // Each round and subject gets new seeds, so no file can match by accident of an earlier run.
         ulong NextSeed() => Content.Mix((ulong)Interlocked.Increment(ref _seedCounter) * 7919UL);
 
+        SettleDisk();
         using (var server = await ServerProcess.StartAsync(subject.HostDll, target.Kind, subject.HostArgs, directory, Path.Combine(_work, "server.log")))
         {
             try
@@ -111,7 +112,7 @@ internal sealed class Runner
 
                         break;
                     case "D":
-                        await ParallelAsync(Math.Min(200, _sizes.DUploads), _sizes.DInFlight, async (i, ct) =>
+                        await ParallelAsync(Math.Min(500, _sizes.DUploads), _sizes.DInFlight, async (i, ct) =>
                         {
                             var seed = NextSeed();
                             await target.UploadAsync(_http, uri, 1_000_000 + i, seed, _sizes.DLength, progress, ct);
@@ -130,7 +131,7 @@ internal sealed class Runner
                                 expected.Add(Content.Sha256(seed, 64 << 10));
                             }
 
-                            await ParallelAsync(500, _sizes.EInFlight, (_, ct) => query(ct), cancellationToken);
+                            await ParallelAsync(Math.Min(3000, _sizes.EQueries), _sizes.EInFlight, (_, ct) => query(ct), cancellationToken);
                             break;
                         }
                 }
@@ -223,6 +224,25 @@ internal sealed class Runner
             }
         }
 
+        if (scenario is "D" or "E")
+        {
+            // Thousands of small files: deleting them now would leave thousands of recently deleted inodes, which
+            // ext4 skips when it allocates the next ones, slowing whatever is measured next. They go at the end.
+            Deferred.Add(directory);
+        }
+        else
+        {
+            DeleteDirectory(directory);
+        }
+
+        return new Measurement(scenario, subject, round, seconds, bytes, operations, latencies.ToArray(), cpu, idle, peak, shaOk, error);
+    }
+
+    /// <summary>Run folders of many small files, for the caller to delete when the whole run is over.</summary>
+    public List<string> Deferred { get; } = [];
+
+    private static void DeleteDirectory(string directory)
+    {
         try
         {
             Directory.Delete(directory, recursive: true);
@@ -230,8 +250,23 @@ internal sealed class Runner
         catch (IOException)
         {
         }
+    }
 
-        return new Measurement(scenario, subject, round, seconds, bytes, operations, latencies.ToArray(), cpu, idle, peak, shaOk, error);
+    /// <summary>
+    /// Writes the dirty pages of the work folder's file system back (syncfs), so the writeback of the previous
+    /// measurement's gigabyte does not run during this one.
+    /// </summary>
+    private void SettleDisk()
+    {
+        try
+        {
+            using var sync = System.Diagnostics.Process.Start(new ProcessStartInfo("sync", ["-f", _work]) { UseShellExecute = false })!;
+            sync.WaitForExit(60_000);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            // No sync(1): measure anyway.
+        }
     }
 
     /// <summary>The SHA-256 of every stored data file (<c>*.bin</c>; for the middleware the files of its data store).</summary>
