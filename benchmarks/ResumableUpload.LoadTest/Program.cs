@@ -149,6 +149,21 @@ var elapsed = DateTimeOffset.UtcNow - started;
 await File.WriteAllTextAsync(Path.Combine(output, "results.md"), report.Markdown(started, elapsed, loadBefore, Report.LoadAverage()));
 await File.WriteAllTextAsync(Path.Combine(output, "chart.svg"), report.Svg(started));
 
+// docs/performance.md shows the last run's target table between two markers: written here, so it never goes stale.
+var page = Path.Combine(Path.GetDirectoryName(output)!, "performance.md");
+const string Begin = "<!-- load-test-targets:begin -->", End = "<!-- load-test-targets:end -->";
+if (File.Exists(page) && Path.GetFileName(output) == "performance" && options.Mode == "full")
+{
+    var text = await File.ReadAllTextAsync(page);
+    var from = text.IndexOf(Begin, StringComparison.Ordinal);
+    var to = text.IndexOf(End, StringComparison.Ordinal);
+    if (from >= 0 && to > from)
+    {
+        var section = report.TargetSection(started, elapsed, loadBefore, Report.LoadAverage());
+        await File.WriteAllTextAsync(page, text[..(from + Begin.Length)] + "\n" + section + text[to..]);
+    }
+}
+
 Console.WriteLine();
 Console.WriteLine("| Scenario | Subject | Measure | Measured | Required | Result |");
 Console.WriteLine("| --- | --- | --- | ---: | ---: | --- |");

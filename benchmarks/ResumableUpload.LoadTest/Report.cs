@@ -104,6 +104,28 @@ internal sealed class Report
     private List<Subject> Subjects(string scenario)
         => _measurements.Where(m => m.Scenario == scenario).Select(m => m.Subject).DistinctBy(s => s.Name).ToList();
 
+    /// <summary>The run's conditions and its target table, for docs/performance.md.</summary>
+    public string TargetSection(DateTimeOffset started, TimeSpan elapsed, string loadBefore, string loadAfter)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(Inv, $"Last full run: {started:yyyy-MM-dd HH:mm} UTC ({elapsed.TotalMinutes:0} minutes, {_options.Rounds} rounds, medians) on {Machine()}; load average before {loadBefore}, after {loadAfter}.").AppendLine();
+        AppendTargets(md, Checks());
+        return md.ToString();
+    }
+
+    private static void AppendTargets(StringBuilder md, List<TargetCheck> checks)
+    {
+        md.AppendLine("| Scenario | Subject | Measure | Measured | Required | Result |");
+        md.AppendLine("| --- | --- | --- | ---: | ---: | --- |");
+        foreach (var c in checks)
+        {
+            var op = c.HigherIsBetter ? "≥" : "≤";
+            var measured = c.Unit == "×" ? c.Measured.ToString("0.00", Inv) : c.Measured.ToString("0.0", Inv) + " MiB";
+            var required = c.Unit == "×" ? c.Required.ToString("0.00", Inv) : c.Required.ToString("0", Inv) + " MiB";
+            md.AppendLine(Inv, $"| {c.Scenario} | {c.Subject} | {c.What} | {measured} | {op} {required} | {(double.IsNaN(c.Measured) ? "no data" : c.Passed ? "pass" : "**fail**")} |");
+        }
+    }
+
     public string Markdown(DateTimeOffset started, TimeSpan elapsed, string loadBefore, string loadAfter)
     {
         var sizes = _options.Sizes;
@@ -119,15 +141,7 @@ internal sealed class Report
 
         var checks = Checks();
         md.AppendLine("## Targets").AppendLine();
-        md.AppendLine("| Scenario | Subject | Measure | Measured | Required | Result |");
-        md.AppendLine("| --- | --- | --- | ---: | ---: | --- |");
-        foreach (var c in checks)
-        {
-            var op = c.HigherIsBetter ? "≥" : "≤";
-            var measured = c.Unit == "×" ? c.Measured.ToString("0.00", Inv) : c.Measured.ToString("0.0", Inv) + " MiB";
-            var required = c.Unit == "×" ? c.Required.ToString("0.00", Inv) : c.Required.ToString("0", Inv) + " MiB";
-            md.AppendLine(Inv, $"| {c.Scenario} | {c.Subject} | {c.What} | {measured} | {op} {required} | {(double.IsNaN(c.Measured) ? "no data" : c.Passed ? "pass" : "**fail**")} |");
-        }
+        AppendTargets(md, checks);
 
         md.AppendLine().AppendLine("![Throughput against the baselines](chart.svg)").AppendLine();
         md.AppendLine("## Scenarios").AppendLine();
