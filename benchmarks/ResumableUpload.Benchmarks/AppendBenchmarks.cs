@@ -108,6 +108,7 @@ public class ChunkWriteBenchmarks
     [Benchmark(Baseline = true, OperationsPerInvoke = ChunksPerFile)]
     public async Task PerSegmentAsyncWrite()
     {
+        RandomAccess.SetLength(_handle, 0); // as the store's writer does when it opens at offset 0
         _position = 0;
         for (var i = 0; i < ChunksPerFile; i++)
         {

@@ -27,8 +27,8 @@ internal abstract class Target
     /// <summary>Sends a whole upload (one request where the protocol allows it).</summary>
     public abstract Task UploadAsync(HttpClient http, Uri server, int number, ulong seed, long size, Progress progress, CancellationToken cancellationToken);
 
-    /// <summary>Sends an upload in <paramref name="parts"/> requests, asking the offset before each.</summary>
-    public virtual Task UploadInPartsAsync(HttpClient http, Uri server, int number, ulong seed, long size, int parts, Progress progress, CancellationToken cancellationToken)
+    /// <summary>Sends an upload in <paramref name="parts"/> requests, asking the offset before each; adds each part's time (query + request) in ms to <paramref name="partTimes"/>.</summary>
+    public virtual Task UploadInPartsAsync(HttpClient http, Uri server, int number, ulong seed, long size, int parts, Progress progress, CancellationToken cancellationToken, List<double>? partTimes = null)
         => throw new NotSupportedException($"{Name} has no parts");
 
     /// <summary>Prepares an offset query (for the middleware: a finished small upload) and returns the query.</summary>
@@ -111,12 +111,13 @@ internal sealed class XFileIdTarget() : Target("xfileid", isBaseline: false)
         using var response = await PostAsync(http, server, Id(number), seed, 0, size, size, progress, cancellationToken);
     }
 
-    public override async Task UploadInPartsAsync(HttpClient http, Uri server, int number, ulong seed, long size, int parts, Progress progress, CancellationToken cancellationToken)
+    public override async Task UploadInPartsAsync(HttpClient http, Uri server, int number, ulong seed, long size, int parts, Progress progress, CancellationToken cancellationToken, List<double>? partTimes = null)
     {
         var id = Id(number);
         long sent = 0;
         for (var i = 0; i < parts; i++)
         {
+            var partStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             var offset = await StatusAsync(http, server, id, cancellationToken);
             if (offset != sent)
             {
@@ -126,6 +127,7 @@ internal sealed class XFileIdTarget() : Target("xfileid", isBaseline: false)
             var end = sent + PartSize(size, parts, i);
             using var response = await PostAsync(http, server, id, seed, sent, end, size, progress, cancellationToken);
             sent = end;
+            partTimes?.Add(System.Diagnostics.Stopwatch.GetElapsedTime(partStarted).TotalMilliseconds);
         }
     }
 
@@ -181,7 +183,7 @@ internal sealed class TusTarget() : Target("tus", isBaseline: false)
         }
     }
 
-    public override async Task UploadInPartsAsync(HttpClient http, Uri server, int number, ulong seed, long size, int parts, Progress progress, CancellationToken cancellationToken)
+    public override async Task UploadInPartsAsync(HttpClient http, Uri server, int number, ulong seed, long size, int parts, Progress progress, CancellationToken cancellationToken, List<double>? partTimes = null)
     {
         Uri upload;
         using (var request = Create(server, size))
@@ -193,6 +195,7 @@ internal sealed class TusTarget() : Target("tus", isBaseline: false)
         long sent = 0;
         for (var i = 0; i < parts; i++)
         {
+            var partStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             if (await HeadAsync(http, upload, cancellationToken) != sent)
             {
                 throw new HttpRequestException("HEAD answered a wrong offset");
@@ -204,6 +207,7 @@ internal sealed class TusTarget() : Target("tus", isBaseline: false)
             patch.Headers.TryAddWithoutValidation("Upload-Offset", sent.ToString(CultureInfo.InvariantCulture));
             using var response = await SendAsync(http, patch, cancellationToken, HttpStatusCode.NoContent);
             sent = end;
+            partTimes?.Add(System.Diagnostics.Stopwatch.GetElapsedTime(partStarted).TotalMilliseconds);
         }
     }
 
@@ -255,7 +259,7 @@ internal sealed class IetfTarget() : Target("ietf", isBaseline: false)
         using var response = await SendAsync(http, request, cancellationToken, HttpStatusCode.OK, HttpStatusCode.Created);
     }
 
-    public override async Task UploadInPartsAsync(HttpClient http, Uri server, int number, ulong seed, long size, int parts, Progress progress, CancellationToken cancellationToken)
+    public override async Task UploadInPartsAsync(HttpClient http, Uri server, int number, ulong seed, long size, int parts, Progress progress, CancellationToken cancellationToken, List<double>? partTimes = null)
     {
         Uri upload;
         using (var request = Create(server, size, complete: false))
@@ -268,6 +272,7 @@ internal sealed class IetfTarget() : Target("ietf", isBaseline: false)
         long sent = 0;
         for (var i = 0; i < parts; i++)
         {
+            var partStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             if (await HeadAsync(http, upload, cancellationToken) != sent)
             {
                 throw new HttpRequestException("HEAD answered a wrong offset");
@@ -280,6 +285,7 @@ internal sealed class IetfTarget() : Target("ietf", isBaseline: false)
             patch.Headers.TryAddWithoutValidation("Upload-Complete", end == size ? "?1" : "?0");
             using var response = await SendAsync(http, patch, cancellationToken, HttpStatusCode.OK, HttpStatusCode.NoContent);
             sent = end;
+            partTimes?.Add(System.Diagnostics.Stopwatch.GetElapsedTime(partStarted).TotalMilliseconds);
         }
     }
 

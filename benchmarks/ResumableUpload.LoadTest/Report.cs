@@ -169,7 +169,7 @@ internal sealed class Report
             md.AppendLine();
             md.AppendLine(scenario switch
             {
-                "B" => "Ratio: B against A of the same subject.",
+                "B" => "Ratio: B against A of the same subject. p50/p99: per part (the offset query and the part's request).",
                 "M" => "Peak RSS against idle RSS is the measure here (the 64 MiB budget of the target table).",
                 _ => $"Ratio: against `{Goal(scenario).Baseline}` in the same run.",
             }).AppendLine();
