@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -28,6 +29,10 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
     private static readonly bool FileLocking = !(AppContext.TryGetSwitch("System.IO.DisableFileLocking", out var disabled) && disabled)
         && Environment.GetEnvironmentVariable("DOTNET_SYSTEM_IO_DISABLEFILELOCKING") is not ("1" or "true" or "True" or "TRUE");
 
+    /// <summary>How many records <see cref="GetAsync"/> keeps in memory at most.</summary>
+    private const int MaxCachedRecords = 4096;
+
+    private readonly ConcurrentDictionary<string, CachedRecord> _cache = new(StringComparer.Ordinal);
     private readonly FileSystemPaths _paths;
     private readonly IOptionsMonitor<ResumableUploadOptions> _options;
     private readonly ILogger _logger;
@@ -39,20 +44,106 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
         _logger = logger;
     }
 
+    /// <summary>
+    /// Reads a record. The last record saved or read for each key is kept with the length and write time of its file;
+    /// while one <c>stat</c> of the file still shows them, the record is answered from memory (an offset query then
+    /// costs a <c>stat</c> instead of an open, a lock, a read and a parse). A file changed by anything else shows a
+    /// new write time or length and is read again.
+    /// </summary>
     public ValueTask<UploadRecord?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var path = _paths.StatePath(key);
+        _cache.TryGetValue(key, out var cached);
+        // The file's stamp is taken before it is read: a save in between makes the stamp stale, never the record.
+        var stamp = Stamp(path);
+        if (cached is not null && stamp == cached.Stamp)
+        {
+            return ValueTask.FromResult<UploadRecord?>(cached.Record);
+        }
+
         var record = Read(path, cancellationToken, out var found);
-        return ValueTask.FromResult(found ? record : null);
+        if (!found || record is null)
+        {
+            if (cached is not null)
+            {
+                _cache.TryRemove(new KeyValuePair<string, CachedRecord>(key, cached));
+            }
+
+            return ValueTask.FromResult<UploadRecord?>(null);
+        }
+
+        if (stamp is not null)
+        {
+            // Only if no save replaced the entry meanwhile: a save's entry is always the newer one.
+            var entry = new CachedRecord(record, stamp.Value);
+            if (cached is null)
+            {
+                if (_cache.TryAdd(key, entry))
+                {
+                    TrimCache();
+                }
+            }
+            else
+            {
+                _cache.TryUpdate(key, entry, cached);
+            }
+        }
+
+        return ValueTask.FromResult<UploadRecord?>(record);
     }
+
+    private void Remember(string key, string path, UploadRecord record)
+    {
+        if (Stamp(path) is { } stamp)
+        {
+            _cache[key] = new CachedRecord(record, stamp);
+            TrimCache();
+        }
+        else
+        {
+            _cache.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>Keeps the cache bounded: past <see cref="MaxCachedRecords"/> keys it starts again empty.</summary>
+    private void TrimCache()
+    {
+        if (_cache.Count > MaxCachedRecords)
+        {
+            _cache.Clear();
+        }
+    }
+
+    /// <summary>The file's length and last write time (one <c>stat</c>), or null when it does not exist.</summary>
+    private static FileStamp? Stamp(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? new FileStamp(info.Length, info.LastWriteTimeUtc.Ticks) : null;
+    }
+
+    private readonly record struct FileStamp(long Length, long LastWriteTicks);
+
+    private sealed record CachedRecord(UploadRecord Record, FileStamp Stamp);
 
     public async ValueTask SaveAsync(UploadRecord record, CancellationToken cancellationToken)
     {
         var path = _paths.StatePath(record.Key);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(record, StoreJsonContext.Default.UploadRecord);
         var fsync = _options.CurrentValue.Durability == UploadDurability.FSync;
-        if (!fsync && FileLocking && bytes.Length <= InPlaceLimit && TryOverwrite(path, bytes))
+        bool overwritten;
+        try
         {
+            overwritten = !fsync && FileLocking && bytes.Length <= InPlaceLimit && TryOverwrite(path, bytes);
+        }
+        catch
+        {
+            _cache.TryRemove(record.Key, out _);
+            throw;
+        }
+
+        if (overwritten)
+        {
+            Remember(record.Key, path, record);
             return;
         }
 
@@ -74,9 +165,12 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
         }
         catch
         {
+            _cache.TryRemove(record.Key, out _);
             TryDelete(temporary);
             throw;
         }
+
+        Remember(record.Key, path, record);
     }
 
     /// <summary>
@@ -192,12 +286,14 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
     {
         var path = _paths.StatePath(key);
+        _cache.TryRemove(key, out _);
         if (!File.Exists(path))
         {
             return ValueTask.FromResult(false);
         }
 
         File.Delete(path);
+        _cache.TryRemove(key, out _);
         return ValueTask.FromResult(true);
     }
 
