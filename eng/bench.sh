@@ -2,7 +2,7 @@
 # The benchmark suite of ResumableUpload.Middleware (docs/performance.md), in one command:
 #   bash eng/bench.sh            builds Release, runs the load tool in full mode (scenarios A-E and the 4 GiB memory
 #                                run, each protocol against bare-Kestrel baselines of the same run, 3 rounds) and writes
-#                                docs/performance/results.md and docs/performance/chart.svg (about 10-15 minutes,
+#                                docs/performance/results.md and docs/performance/chart.svg (about 5-10 minutes,
 #                                writes ~1 GiB at a time under the temp folder and removes it)
 #   bash eng/bench.sh --smoke    every scenario x protocol with a few MiB, one round (well under a minute): fails when a
 #                                request fails or a stored file's SHA-256 differs from what was sent; never on timing.
