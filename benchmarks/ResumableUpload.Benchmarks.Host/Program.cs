@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Net;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using ResumableUpload.Middleware;
 
 // The benchmark server. Usage:
