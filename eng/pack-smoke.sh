@@ -180,6 +180,28 @@ grep -q '^PASS: nupkg contains README.md' "$INSPECT_OUT" || [[ $FAILED -gt 0 ]] 
 [[ $FAILED -eq 0 ]] || die "package contents/metadata check failed; not consuming it"
 
 # ---------------------------------------------------------------------------------------------------
+# 1b. The other packages of the repository (store packages, the conformance suite) pack too
+# ---------------------------------------------------------------------------------------------------
+for OTHER_DIR in "$REPO_ROOT"/src/ResumableUpload.Stores.* "$REPO_ROOT/src/ResumableUpload.Testing"; do
+  [[ -d "$OTHER_DIR" ]] || continue
+  OTHER_ID="$(basename "$OTHER_DIR")"
+  rm -f "$ARTIFACTS_DIR/$OTHER_ID".[0-9]*.nupkg "$ARTIFACTS_DIR/$OTHER_ID".[0-9]*.snupkg
+  if ! dotnet pack "$OTHER_DIR" -c Release -o "$ARTIFACTS_DIR" --nologo >"$PACK_LOG" 2>&1; then
+    sed 's/^/    /' "$PACK_LOG" | tail -20
+    fail "dotnet pack $OTHER_ID failed"
+    continue
+  fi
+  other=("$ARTIFACTS_DIR/$OTHER_ID".[0-9]*.nupkg)
+  if [[ ${#other[@]} -eq 1 && -f "${other[0]}" ]] && python3 - "${other[0]}" "$OTHER_ID" <<'PY'
+import sys, zipfile
+path, pkg = sys.argv[1:3]
+names = zipfile.ZipFile(path).namelist()
+sys.exit(0 if "README.md" in names and f"lib/net10.0/{pkg}.dll" in names and f"lib/net10.0/{pkg}.xml" in names else 1)
+PY
+  then pass "$OTHER_ID packs with its README, assembly and XML docs"; else fail "$OTHER_ID package incomplete"; fi
+done
+
+# ---------------------------------------------------------------------------------------------------
 # 2. Fresh web app consuming the package from the folder feed
 # ---------------------------------------------------------------------------------------------------
 APP_DIR="$TMP_DIR/app"

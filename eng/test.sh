@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the repository from a clean clone on a bare machine:
 #   1. installs what the tests need if it is missing (Chromium from Debian's packages, Node.js, the npm
-#      packages of the browser test, the tus-js-client interop test and the sample's tus page),
+#      packages of the browser test, the tus-js-client interop test and the sample's tus page, and the servers of
+#      the store tests: redis-server, PostgreSQL, Swift with s3api, Azurite, nginx — see eng/backends/),
 #   2. builds the solution,
 #   3. runs every test project (unit, protocol, browser end-to-end),
 #   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh),
@@ -57,6 +58,18 @@ for NPM_DIR in "$BROWSER_DIR" tests/ResumableUpload.Interop.Tests/tus-js samples
     (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+
+# The real servers of the store and multi-instance tests (Redis, PostgreSQL, Swift with its S3 API, Azurite, nginx):
+# each eng/backends/*.sh defines an ensure_<name> function that installs its server when missing. The tests start
+# and stop the servers themselves, on free loopback ports, in temp directories.
+for BACKEND in eng/backends/*.sh; do
+  # shellcheck source=/dev/null
+  source "$BACKEND"
+done
+for ENSURE in $(declare -F | awk '{print $3}' | grep '^ensure_' | sort); do
+  "$ENSURE"
+done
+export AWS_EC2_METADATA_DISABLED=true
 
 # --- 2. build -----------------------------------------------------------------------------------
 log "building ($CONFIGURATION)"

@@ -23,15 +23,20 @@ public static class SampleApp
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.UseResumableUploadInformationalResponses()));
 
         // Options bind from the "ResumableUploads" configuration section (appsettings.json, environment
-        // variables, command line); the filesystem stores are the default.
+        // variables, command line). The stores too: the filesystem ones by default, Redis/PostgreSQL state and
+        // S3/Azure Blob data for several instances behind a load balancer (SampleStores.cs, docs/scale-out.md).
         builder.Services.AddResumableUploads(options => options.EnableDownload = true)
-                        .AddFileSystemStores();
+                        .AddConfiguredStores(builder.Configuration);
+
+        // Each store package registers a health check of its backend; a load balancer or orchestrator probes them.
+        builder.Services.AddHealthChecks();
 
         var app = builder.Build();
 
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseResumableUploads();   // GET/HEAD /status, POST /upload, GET /download
+        app.MapHealthChecks("/healthz");
 
         return app;
     }

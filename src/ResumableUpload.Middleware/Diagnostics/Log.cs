@@ -43,4 +43,7 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Information, "Resumable uploads store their files in {Path}.", EventName = "FileSystemStoreRoot")]
     public static partial void FileSystemStoreRoot(ILogger logger, string path);
+
+    [LoggerMessage(14, LogLevel.Warning, "A request writing upload {UploadKey} lost its lease to a newer holder; it stopped without publishing.", EventName = "LeaseLost")]
+    public static partial void LeaseLost(ILogger logger, string? uploadKey);
 }

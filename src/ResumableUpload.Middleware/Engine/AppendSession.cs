@@ -89,7 +89,8 @@ internal sealed class AppendSession : IAsyncDisposable
 
         var sequenceWriter = writer as IUploadDataSequenceWriter;
         diagnostics.ActiveWrites.Add(1);
-        using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _write.Superseded.Token);
+        var revoked = (_lock as IUploadLease)?.Revoked ?? CancellationToken.None;
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _write.Superseded.Token, revoked);
         var bodyEnded = false;
         ExceptionDispatchInfo? failure = null;
         try
@@ -211,7 +212,7 @@ internal sealed class AppendSession : IAsyncDisposable
             }
         }
 
-        if (failure is not null && _write.Superseded.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        if (failure is not null && (_write.Superseded.IsCancellationRequested || revoked.IsCancellationRequested) && !cancellationToken.IsCancellationRequested)
         {
             throw new UploadException(UploadError.Superseded, "A newer request for this upload ended this one; its bytes up to here are kept.")
             {

@@ -64,6 +64,28 @@ internal sealed class UploadEngine
         var key = UploadKeys.Create(partition, fileId);
         if (!_activeWrites.TryGetValue(key, out var write))
         {
+            if (_locks is IUploadLockHandover handover)
+            {
+                // The earlier request may be running on another instance: ask its holder to let go. The caller's
+                // lock wait then covers the time it takes to publish and release.
+                try
+                {
+                    await handover.RequestHandoverAsync(key, cancellationToken).ConfigureAwait(false);
+
+                    // Wait (at most `wait`) until the holder has published and released, so an offset read next is
+                    // the one it ended at, not the one before.
+                    var released = await _locks.TryAcquireAsync(key, wait, cancellationToken).ConfigureAwait(false);
+                    if (released is not null)
+                    {
+                        await released.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+                catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+                {
+                    throw StoreFailure(key, ex);
+                }
+            }
+
             return;
         }
 
@@ -199,12 +221,17 @@ internal sealed class UploadEngine
             if (restart)
             {
                 var creation = new CreateUploadRequest(request.Partition, request.FileId, request.Length, request.HttpContext) { Metadata = request.Metadata };
-                record = await CreateCoreAsync(key, creation, isRestart: existing is not null, cancellationToken).ConfigureAwait(false);
+                record = await CreateCoreAsync(key, creation, isRestart: existing is not null, FenceOf(held), cancellationToken).ConfigureAwait(false);
             }
             else if (record!.Offset > 0 && !record.IsCompleted)
             {
                 Diagnostics.UploadsResumed.Add(1);
                 Log.UploadResumed(_logger, key, record.Offset);
+            }
+
+            if (record!.FencingToken != FenceOf(held))
+            {
+                record = record with { FencingToken = FenceOf(held) };
             }
 
             var write = new ActiveWrite(_time.GetUtcNow());
@@ -232,7 +259,7 @@ internal sealed class UploadEngine
         await using var heldScope = held.ConfigureAwait(false);
         var existing = await ReadStateAsync(key, cancellationToken).ConfigureAwait(false);
 
-        var record = await CreateCoreAsync(key, request, isRestart: IsVisible(existing, request.Partition, request.FileId), cancellationToken).ConfigureAwait(false);
+        var record = await CreateCoreAsync(key, request, isRestart: IsVisible(existing, request.Partition, request.FileId), FenceOf(held), cancellationToken).ConfigureAwait(false);
         if (record.Length == 0)
         {
             // Nothing to wait for: create the (empty) data and complete.
@@ -285,7 +312,7 @@ internal sealed class UploadEngine
                 return false;
             }
 
-            await DeleteCoreAsync(record!, UploadDeletionReason.Deleted, httpContext, cancellationToken).ConfigureAwait(false);
+            await DeleteCoreAsync(record with { FencingToken = FenceOf(held) }, UploadDeletionReason.Deleted, httpContext, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
@@ -339,7 +366,7 @@ internal sealed class UploadEngine
             throw StoreFailure(current.Key, ex);
         }
 
-        return await PublishAsync(current, parts.Sum(p => p.Offset), completed: true, httpContext, CancellationToken.None).ConfigureAwait(false);
+        return await PublishAsync(current with { FencingToken = FenceOf(held) }, parts.Sum(p => p.Offset), completed: true, httpContext, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>Hashes the stored bytes with the digest's algorithm (<c>name:Base64</c>) and compares.</summary>
@@ -429,7 +456,10 @@ internal sealed class UploadEngine
         return held;
     }
 
-    private async ValueTask<UploadRecord> CreateCoreAsync(string key, CreateUploadRequest request, bool isRestart, CancellationToken cancellationToken)
+    /// <summary>The fencing token to stamp on records saved under <paramref name="held"/> (0 when it is not a lease).</summary>
+    private static long FenceOf(IAsyncDisposable held) => held is IUploadLease lease ? lease.FencingToken : 0;
+
+    private async ValueTask<UploadRecord> CreateCoreAsync(string key, CreateUploadRequest request, bool isRestart, long fencingToken, CancellationToken cancellationToken)
     {
         if (_handlers.Length > 0)
         {
@@ -461,6 +491,7 @@ internal sealed class UploadEngine
             Parts = request.Parts,
             PartReferences = request.PartReferences,
             RepresentationDigest = request.RepresentationDigest,
+            FencingToken = fencingToken,
         };
 
         // Publish offset 0 before the data is truncated, so no reader is ever told about bytes that are gone.
@@ -491,6 +522,19 @@ internal sealed class UploadEngine
             ExpiresAt = now + (completed ? options.CompletedUploadRetention : options.IncompleteUploadExpiration),
         };
 
+        if (completed && !record.IsCompleted)
+        {
+            try
+            {
+                await _data.CompleteAsync(record.Key, offset, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+            {
+                throw StoreFailure(record.Key, ex);
+            }
+        }
+
+        // After CompleteAsync: an object store has readable bytes only once they are assembled.
         if (completed && !record.IsCompleted && record.RepresentationDigest is { } expected && !await MatchesDigestAsync(record.Key, expected, cancellationToken).ConfigureAwait(false))
         {
             // RFC 9530 Repr-Digest: the whole upload does not match what the client declared at creation. It is kept
@@ -502,18 +546,6 @@ internal sealed class UploadEngine
                 Header = "Repr-Digest",
                 CurrentOffset = offset,
             };
-        }
-
-        if (completed && !record.IsCompleted)
-        {
-            try
-            {
-                await _data.CompleteAsync(record.Key, offset, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-            {
-                throw StoreFailure(record.Key, ex);
-            }
         }
 
         await SaveAsync(updated, cancellationToken).ConfigureAwait(false);
@@ -584,7 +616,7 @@ internal sealed class UploadEngine
                     continue;
                 }
 
-                await DeleteCoreAsync(current, UploadDeletionReason.Expired, httpContext: null, cancellationToken).ConfigureAwait(false);
+                await DeleteCoreAsync(current with { FencingToken = FenceOf(held) }, UploadDeletionReason.Expired, httpContext: null, cancellationToken).ConfigureAwait(false);
                 Diagnostics.UploadsExpired.Add(1);
                 Log.UploadExpired(_logger, current.Key);
                 removed++;
@@ -649,6 +681,13 @@ internal sealed class UploadEngine
 
     internal UploadException StoreFailure(string? key, Exception ex)
     {
+        if (ex is UploadLeaseLostException)
+        {
+            Log.LeaseLost(_logger, key);
+            // Another instance holds the upload now: the client is told to retry, as when the lock is busy.
+            return new UploadException(UploadError.Locked, "This request lost the upload's lease to a newer one; the bytes published before are kept. Retry from the stored offset.", ex);
+        }
+
         Log.StoreFailed(_logger, key, ex);
         if (IsDiskFull(ex))
         {

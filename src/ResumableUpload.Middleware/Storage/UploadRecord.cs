@@ -52,6 +52,12 @@ public sealed record UploadRecord
     /// </summary>
     public string? RepresentationDigest { get; init; }
 
+    /// <summary>
+    /// The <see cref="IUploadLease.FencingToken"/> of the lease under which the record was saved, or 0 when the lock
+    /// provider grants no leases. A fencing state store refuses to replace a record with one of a lower token.
+    /// </summary>
+    public long FencingToken { get; init; }
+
     /// <summary>Optional metadata supplied at creation (for example a file name). Empty when none.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = EmptyMetadata;
 

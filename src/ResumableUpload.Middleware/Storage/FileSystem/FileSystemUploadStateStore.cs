@@ -52,6 +52,11 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
     /// </summary>
     public ValueTask<UploadRecord?> GetAsync(string key, CancellationToken cancellationToken)
     {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<UploadRecord?>(cancellationToken);
+        }
+
         var path = _paths.StatePath(key);
         _cache.TryGetValue(key, out var cached);
         // The file's stamp is taken before it is read: a save in between makes the stamp stale, never the record.

@@ -9,7 +9,9 @@ internal sealed class InMemoryUploadStateStore : IUploadStateStore
     private readonly ConcurrentDictionary<string, UploadRecord> _records = new(StringComparer.Ordinal);
 
     public ValueTask<UploadRecord?> GetAsync(string key, CancellationToken cancellationToken)
-        => ValueTask.FromResult(_records.TryGetValue(key, out var record) ? record : null);
+        => cancellationToken.IsCancellationRequested
+            ? ValueTask.FromCanceled<UploadRecord?>(cancellationToken)
+            : ValueTask.FromResult(_records.TryGetValue(key, out var record) ? record : null);
 
     public ValueTask SaveAsync(UploadRecord record, CancellationToken cancellationToken)
     {

@@ -1,0 +1,140 @@
+using System.Data;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using ResumableUpload.Middleware.Storage;
+
+namespace ResumableUpload.Stores.PostgreSql;
+
+/// <summary>
+/// Upload records in one PostgreSQL table, one row per upload. A save is one <c>INSERT ... ON CONFLICT DO UPDATE</c>
+/// statement (atomic: readers see the old row or the new one) that refuses a record whose fencing token is lower than
+/// the stored one, so a holder that lost its lease cannot publish over the holder after it.
+/// </summary>
+internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
+{
+    private const string Columns =
+        "key, partition, file_id, \"offset\", length, is_completed, created_at, updated_at, expires_at, is_partial, parts, part_references, representation_digest, metadata, fencing_token";
+
+    private readonly PostgreSqlStoreContext _context;
+    private readonly string _get;
+    private readonly string _save;
+    private readonly string _delete;
+    private readonly string _expired;
+
+    public PostgreSqlUploadStateStore(PostgreSqlStoreContext context)
+    {
+        _context = context;
+        var table = context.Records;
+        _get = $"SELECT {Columns} FROM {table} WHERE key = $1";
+        _save =
+            $"""
+            INSERT INTO {table} AS r ({Columns})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+            ON CONFLICT (key) DO UPDATE SET
+                partition = EXCLUDED.partition, file_id = EXCLUDED.file_id, "offset" = EXCLUDED."offset",
+                length = EXCLUDED.length, is_completed = EXCLUDED.is_completed, created_at = EXCLUDED.created_at,
+                updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at, is_partial = EXCLUDED.is_partial,
+                parts = EXCLUDED.parts, part_references = EXCLUDED.part_references,
+                representation_digest = EXCLUDED.representation_digest, metadata = EXCLUDED.metadata,
+                fencing_token = EXCLUDED.fencing_token
+            WHERE r.fencing_token <= EXCLUDED.fencing_token
+            """;
+        _delete = $"DELETE FROM {table} WHERE key = $1";
+        _expired = $"SELECT {Columns} FROM {table} WHERE expires_at <= $1 ORDER BY expires_at";
+    }
+
+    public async ValueTask<UploadRecord?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var command = _context.DataSource.CreateCommand(_get);
+        await using var commandScope = command.ConfigureAwait(false);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key, NpgsqlDbType = NpgsqlDbType.Text });
+        var reader = await command.ExecuteReaderAsync(CommandBehavior.SingleRow, cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
+
+    public async ValueTask SaveAsync(UploadRecord record, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var command = _context.DataSource.CreateCommand(_save);
+        await using var commandScope = command.ConfigureAwait(false);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter<string> { TypedValue = record.Key, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new NpgsqlParameter<string> { TypedValue = record.Partition, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new NpgsqlParameter<string> { TypedValue = record.FileId, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new NpgsqlParameter<long> { TypedValue = record.Offset, NpgsqlDbType = NpgsqlDbType.Bigint });
+        p.Add(new NpgsqlParameter { Value = record.Length is long length ? length : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        p.Add(new NpgsqlParameter<bool> { TypedValue = record.IsCompleted, NpgsqlDbType = NpgsqlDbType.Boolean });
+        p.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = record.CreatedAt.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        p.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = record.UpdatedAt.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        p.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = record.ExpiresAt.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        p.Add(new NpgsqlParameter<bool> { TypedValue = record.IsPartial, NpgsqlDbType = NpgsqlDbType.Boolean });
+        p.Add(new NpgsqlParameter { Value = ToJson(record.Parts), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        p.Add(new NpgsqlParameter { Value = ToJson(record.PartReferences), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        p.Add(new NpgsqlParameter { Value = (object?)record.RepresentationDigest ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new NpgsqlParameter<string> { TypedValue = JsonSerializer.Serialize(record.Metadata, PostgreSqlJsonContext.Default.IReadOnlyDictionaryStringString), NpgsqlDbType = NpgsqlDbType.Json });
+        p.Add(new NpgsqlParameter<long> { TypedValue = record.FencingToken, NpgsqlDbType = NpgsqlDbType.Bigint });
+
+        var rows = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (rows == 0)
+        {
+            throw new UploadLeaseLostException(
+                $"The record of upload {record.Key} was not saved: it was saved under fencing token {record.FencingToken}, and a newer holder of its lease has written it since.");
+        }
+    }
+
+    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var command = _context.DataSource.CreateCommand(_delete);
+        await using var commandScope = command.ConfigureAwait(false);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key, NpgsqlDbType = NpgsqlDbType.Text });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+    }
+
+    public async IAsyncEnumerable<UploadRecord> GetExpiredAsync(DateTimeOffset now, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var command = _context.DataSource.CreateCommand(_expired);
+        await using var commandScope = command.ConfigureAwait(false);
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return Read(reader);
+        }
+    }
+
+    private static object ToJson(IReadOnlyList<string>? values)
+        => values is null ? DBNull.Value : JsonSerializer.Serialize(values, PostgreSqlJsonContext.Default.IReadOnlyListString);
+
+    private static string[]? FromJsonArray(NpgsqlDataReader reader, int ordinal)
+        => reader.IsDBNull(ordinal) ? null : JsonSerializer.Deserialize(reader.GetString(ordinal), PostgreSqlJsonContext.Default.StringArray);
+
+    private static UploadRecord Read(NpgsqlDataReader reader)
+    {
+        var metadata = JsonSerializer.Deserialize(reader.GetString(13), PostgreSqlJsonContext.Default.DictionaryStringString) ?? [];
+        return new UploadRecord
+        {
+            Key = reader.GetString(0),
+            Partition = reader.GetString(1),
+            FileId = reader.GetString(2),
+            Offset = reader.GetInt64(3),
+            Length = reader.IsDBNull(4) ? null : reader.GetInt64(4),
+            IsCompleted = reader.GetBoolean(5),
+            CreatedAt = reader.GetFieldValue<DateTimeOffset>(6),
+            UpdatedAt = reader.GetFieldValue<DateTimeOffset>(7),
+            ExpiresAt = reader.GetFieldValue<DateTimeOffset>(8),
+            IsPartial = reader.GetBoolean(9),
+            Parts = FromJsonArray(reader, 10),
+            PartReferences = FromJsonArray(reader, 11),
+            RepresentationDigest = reader.IsDBNull(12) ? null : reader.GetString(12),
+            Metadata = metadata,
+            FencingToken = reader.GetInt64(14),
+        };
+    }
+}
