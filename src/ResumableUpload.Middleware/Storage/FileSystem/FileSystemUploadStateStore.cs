@@ -33,19 +33,30 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
     private const int MaxCachedRecords = 4096;
 
     private readonly ConcurrentDictionary<string, CachedRecord> _cache = new(StringComparer.Ordinal);
+    private readonly bool _cacheReads;
     private readonly FileSystemPaths _paths;
     private readonly IOptionsMonitor<ResumableUploadOptions> _options;
     private readonly ILogger _logger;
 
-    public FileSystemUploadStateStore(FileSystemPaths paths, IOptionsMonitor<ResumableUploadOptions> options, ILogger<FileSystemUploadStateStore> logger)
+    /// <param name="paths">Where the files are.</param>
+    /// <param name="options">The engine's options (durability).</param>
+    /// <param name="logger">The store's logger.</param>
+    /// <param name="locks">
+    /// The lock provider. Reads are answered from memory only when it is the in-process one: then this process is the
+    /// directory's only writer (another instance on a shared directory would need a distributed lock provider, and
+    /// its saves could leave a file whose length and write time look unchanged, so every read goes to the file).
+    /// </param>
+    public FileSystemUploadStateStore(FileSystemPaths paths, IOptionsMonitor<ResumableUploadOptions> options, ILogger<FileSystemUploadStateStore> logger, IUploadLockProvider? locks = null)
     {
         _paths = paths;
         _options = options;
         _logger = logger;
+        _cacheReads = locks is InProcessUploadLockProvider;
     }
 
     /// <summary>
-    /// Reads a record. The last record saved or read for each key is kept with the length and write time of its file;
+    /// Reads a record. With the in-process lock provider (this process is the only writer), the last record saved or
+    /// read for each key is kept with the length and write time of its file;
     /// while one <c>stat</c> of the file still shows them, the record is answered from memory (an offset query then
     /// costs a <c>stat</c> instead of an open, a lock, a read and a parse). A file changed by anything else shows a
     /// new write time or length and is read again.
@@ -58,6 +69,12 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
         }
 
         var path = _paths.StatePath(key);
+        if (!_cacheReads)
+        {
+            var read = Read(path, cancellationToken, out var exists);
+            return ValueTask.FromResult(exists ? read : null);
+        }
+
         _cache.TryGetValue(key, out var cached);
         // The file's stamp is taken before it is read: a save in between makes the stamp stale, never the record.
         var stamp = Stamp(path);
@@ -99,6 +116,11 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
 
     private void Remember(string key, string path, UploadRecord record)
     {
+        if (!_cacheReads)
+        {
+            return;
+        }
+
         if (Stamp(path) is { } stamp)
         {
             _cache[key] = new CachedRecord(record, stamp);
