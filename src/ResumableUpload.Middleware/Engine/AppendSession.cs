@@ -87,6 +87,7 @@ internal sealed class AppendSession : IAsyncDisposable
             };
         }
 
+        var sequenceWriter = writer as IUploadDataSequenceWriter;
         diagnostics.ActiveWrites.Add(1);
         var revoked = (_lock as IUploadLease)?.Revoked ?? CancellationToken.None;
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _write.Superseded.Token, revoked);
@@ -108,12 +109,32 @@ internal sealed class AppendSession : IAsyncDisposable
                 var accepted = received <= room ? buffer : buffer.Slice(0, room);
                 try
                 {
-                    foreach (var segment in accepted)
+                    if (sequenceWriter is not null)
                     {
-                        // Not cancellable: a write that started is finished, so its bytes can still be counted.
-                        await WriteAsync(writer, segment).ConfigureAwait(false);
-                        checksum?.Append(segment.Span);
-                        diagnostics.BytesReceived.Add(segment.Length);
+                        // The whole read in one call (one vectored write for the filesystem store).
+                        if (!accepted.IsEmpty)
+                        {
+                            await WriteAsync(sequenceWriter, accepted).ConfigureAwait(false);
+                            if (checksum is not null)
+                            {
+                                foreach (var segment in accepted)
+                                {
+                                    checksum.Append(segment.Span);
+                                }
+                            }
+
+                            diagnostics.BytesReceived.Add(accepted.Length);
+                        }
+                    }
+                    else
+                    {
+                        foreach (var segment in accepted)
+                        {
+                            // Not cancellable: a write that started is finished, so its bytes can still be counted.
+                            await WriteAsync(writer, segment).ConfigureAwait(false);
+                            checksum?.Append(segment.Span);
+                            diagnostics.BytesReceived.Add(segment.Length);
+                        }
                     }
                 }
                 finally
@@ -208,6 +229,18 @@ internal sealed class AppendSession : IAsyncDisposable
         try
         {
             await writer.WriteAsync(segment, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (UploadEngine.IsStoreFailure(ex, CancellationToken.None))
+        {
+            throw _engine.StoreFailure(Record.Key, ex);
+        }
+    }
+
+    private async ValueTask WriteAsync(IUploadDataSequenceWriter writer, ReadOnlySequence<byte> data)
+    {
+        try
+        {
+            await writer.WriteAsync(data, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (UploadEngine.IsStoreFailure(ex, CancellationToken.None))
         {
