@@ -6,7 +6,9 @@
 #   2. builds the solution,
 #   3. runs every test project (unit, protocol, browser end-to-end),
 #   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh),
-#   5. runs the crash soak in its short mode (tools/ResumableUpload.Soak, about a minute).
+#   5. runs the crash soak in its short mode (tools/ResumableUpload.Soak, about a minute),
+#   6. runs the benchmark suite in its smoke mode (eng/bench.sh --smoke: every scenario and protocol with a few
+#      MiB, checking what was stored; no timing assertions), so the load tool cannot rot.
 # Ends with one summary line "tests: N passed, M failed" and exits non-zero when anything failed.
 set -euo pipefail
 
@@ -98,6 +100,13 @@ dotnet run --project tools/ResumableUpload.Soak -c "$CONFIGURATION" --no-build -
 SOAK_EXIT=$?
 set -e
 
+# --- 6. benchmark smoke (every load-test scenario x protocol with a few MiB; no timing assertions) ----------
+log "benchmark smoke: scenarios A-E and M for each protocol, SHA-256 of every stored file"
+set +e
+CONFIGURATION="$CONFIGURATION" bash eng/bench.sh --smoke
+BENCH_EXIT=$?
+set -e
+
 # --- summary ------------------------------------------------------------------------------------
 read -r PASSED FAILED < <(python3 - "$RESULTS" <<'PY'
 import re, sys
@@ -111,6 +120,7 @@ PY
 )
 if [[ $SMOKE_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $SOAK_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+if [[ $BENCH_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $TEST_EXIT -ne 0 && $FAILED -eq 0 ]]; then
   echo "error: dotnet test exited with $TEST_EXIT without reporting a failed test (build or runner failure)." >&2
   FAILED=1
