@@ -50,6 +50,7 @@ public sealed class VanishedClientTests
             o.MinimumBodyDataRate = 0; // no data-rate check: only the takeover can free the upload
             o.StalledWriterTimeout = TimeSpan.FromSeconds(1);
             o.LockWaitTimeout = TimeSpan.FromSeconds(2);
+            o.ProgressPublishInterval = 4096; // so the test can see that the stalled writer has started
         });
         var file = Protocol.RandomBytes(100_000);
         (await host.Client.UploadAsync("stalled", file.AsMemory(0, 10_000), startByte: 0, fileSize: file.Length)).EnsureSuccessStatusCode();
@@ -58,6 +59,8 @@ public sealed class VanishedClientTests
         await RawHttp.WriteHeadAsync(stream, "POST", "/upload", ("X-File-Id", "stalled"), ("X-Start-Byte", "10000"), ("X-File-Size", "100000"), ("Content-Length", "90000"));
         await stream.WriteAsync(file.AsMemory(10_000, 5_000));
         await stream.FlushAsync();
+        (await Protocol.EventuallyAsync(async () => await host.Client.GetStatusAsync("stalled") > 10_000))
+            .Should().BeTrue("the stalled writer holds the upload (it published bytes of its own) before anyone takes over");
 
         // A new request once the writer has been silent for StalledWriterTimeout: it ends the stalled writer, whose
         // 5000 bytes are published, and is answered with the new count instead of 423.
