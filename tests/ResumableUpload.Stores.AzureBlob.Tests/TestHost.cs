@@ -1,12 +1,7 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using ResumableUpload.Middleware;
+using ResumableUpload.Testing.Shared;
 
 namespace ResumableUpload.Stores.AzureBlob.Tests;
 
@@ -16,8 +11,7 @@ internal sealed class TestHost : IAsyncDisposable
     private TestHost(WebApplication app)
     {
         App = app;
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        Client = new HttpClient { BaseAddress = new Uri(address.TrimEnd('/') + "/") };
+        Client = new HttpClient { BaseAddress = LoopbackHost.BaseAddress(app) };
     }
 
     public WebApplication App { get; }
@@ -33,16 +27,7 @@ internal sealed class TestHost : IAsyncDisposable
         IEnumerable<KeyValuePair<string, string?>>? configuration = null,
         string? prefix = null)
     {
-        var contentRoot = Path.Combine(Path.GetTempPath(), "ru-azure-tests", "content-root");
-        Directory.CreateDirectory(contentRoot);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing", ContentRootPath = contentRoot });
-        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        if (configuration is not null)
-        {
-            builder.Configuration.AddInMemoryCollection(configuration);
-        }
-
+        var builder = LoopbackHost.CreateBuilder(configuration);
         configureUploads(builder.Services.AddResumableUploads(configureOptions));
         var app = builder.Build();
         if (prefix is null)

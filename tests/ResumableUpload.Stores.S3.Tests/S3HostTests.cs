@@ -1,17 +1,14 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ResumableUpload.Middleware.Storage;
 using ResumableUpload.Testing;
 using ResumableUpload.Testing.Shared.Backends;
+using ResumableUpload.Testing.Shared;
 
 namespace ResumableUpload.Stores.S3.Tests;
 
@@ -171,12 +168,7 @@ public sealed class S3HostTests
 
     private static async Task<WebApplication> StartAsync(IEnumerable<KeyValuePair<string, string?>> configuration, Action<S3UploadStoreOptions>? configure = null)
     {
-        var contentRoot = Path.Combine(Path.GetTempPath(), "ru-s3-tests", "content-root");
-        Directory.CreateDirectory(contentRoot);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing", ContentRootPath = contentRoot });
-        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        builder.Configuration.AddInMemoryCollection(configuration);
-        builder.Logging.ClearProviders();
+        var builder = LoopbackHost.CreateBuilder(configuration);
         var uploads = builder.Services.AddResumableUploads(o => o.EnableDownload = true).AddInMemoryStores();
         if (configure is null)
         {
@@ -202,8 +194,7 @@ public sealed class S3HostTests
         return app;
     }
 
-    private static string Address(WebApplication app)
-        => app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/') + "/";
+    private static string Address(WebApplication app) => LoopbackHost.BaseAddress(app).ToString();
 
     private static async Task<long> StatusAsync(HttpClient http, string fileId)
     {

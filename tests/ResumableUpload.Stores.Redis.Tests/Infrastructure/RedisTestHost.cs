@@ -1,11 +1,6 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using ResumableUpload.Testing.Shared;
 
 namespace ResumableUpload.Stores.Redis.Tests.Infrastructure;
 
@@ -18,8 +13,7 @@ internal sealed class RedisTestHost : IAsyncDisposable
     private RedisTestHost(WebApplication app)
     {
         App = app;
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        Client = new HttpClient { BaseAddress = new Uri(address.TrimEnd('/') + "/") };
+        Client = new HttpClient { BaseAddress = LoopbackHost.BaseAddress(app) };
     }
 
     public WebApplication App { get; }
@@ -39,12 +33,7 @@ internal sealed class RedisTestHost : IAsyncDisposable
     /// <summary>Builds the host; <see cref="StartAsync"/> starts it (where options validation runs).</summary>
     public static WebApplication Build(IEnumerable<KeyValuePair<string, string?>> configuration, Action<IResumableUploadBuilder> configureUploads)
     {
-        var contentRoot = Path.Combine(Path.GetTempPath(), "ru-redis-tests-content-root");
-        Directory.CreateDirectory(contentRoot);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing", ContentRootPath = contentRoot });
-        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        builder.Configuration.AddInMemoryCollection(configuration);
-        builder.Logging.ClearProviders();
+        var builder = LoopbackHost.CreateBuilder(configuration);
         configureUploads(builder.Services.AddResumableUploads(o => o.EnableDownload = true));
         var app = builder.Build();
         try
