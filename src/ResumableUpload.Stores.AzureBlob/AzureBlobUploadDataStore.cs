@@ -44,7 +44,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
     /// <summary>The blob name of <paramref name="key"/>.</summary>
     public string BlobName(string key) => _prefix + key;
 
-    public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
+    public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, long fencingToken, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var blob = await BlobAsync(key, cancellationToken).ConfigureAwait(false);
@@ -102,7 +102,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         }
     }
 
-    public async ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken)
+    public async ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         var blob = await BlobAsync(key, cancellationToken).ConfigureAwait(false);
@@ -144,7 +144,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
     public async ValueTask ConcatenateAsync(string targetKey, IReadOnlyList<string> sourceKeys, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sourceKeys);
-        var writer = await OpenWriterAsync(targetKey, 0, expectedLength: null, cancellationToken).ConfigureAwait(false);
+        var writer = await OpenWriterAsync(targetKey, 0, expectedLength: null, fencingToken: 0, cancellationToken).ConfigureAwait(false);
         await using (writer.ConfigureAwait(false))
         {
             var chunk = ArrayPool<byte>.Shared.Rent(1 << 20);

@@ -21,6 +21,8 @@ internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
     private readonly string _get;
     private readonly string _save;
     private readonly string _delete;
+    private readonly string _claim;
+    private readonly string _tokenOf;
     private readonly string _expired;
 
     public PostgreSqlUploadStateStore(PostgreSqlStoreContext context)
@@ -41,7 +43,9 @@ internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
                 fencing_token = EXCLUDED.fencing_token
             WHERE r.fencing_token <= EXCLUDED.fencing_token
             """;
-        _delete = $"DELETE FROM {table} WHERE key = $1";
+        _delete = $"DELETE FROM {table} WHERE key = $1 AND fencing_token <= $2";
+        _claim = $"UPDATE {table} SET fencing_token = $2 WHERE key = $1 AND fencing_token < $2 RETURNING {Columns}";
+        _tokenOf = $"SELECT fencing_token FROM {table} WHERE key = $1";
         _expired = $"SELECT {Columns} FROM {table} WHERE expires_at <= $1 ORDER BY expires_at";
     }
 
@@ -87,13 +91,64 @@ internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
         }
     }
 
-    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    public async ValueTask<UploadRecord?> ClaimAsync(string key, long fencingToken, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var command = _context.DataSource.CreateCommand(_claim);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = fencingToken, NpgsqlDbType = NpgsqlDbType.Bigint });
+            var reader = await command.ExecuteReaderAsync(CommandBehavior.SingleRow, cancellationToken).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return Read(reader);
+            }
+        }
+
+        // Not claimed: there is no record, or its token is not lower.
+        var stored = await TokenOfAsync(key, cancellationToken).ConfigureAwait(false);
+        if (stored is null)
+        {
+            return null;
+        }
+
+        throw new UploadLeaseLostException(
+            $"The record of upload {key} holds fencing token {stored}, not lower than this request's {fencingToken}. Nothing was changed.");
+    }
+
+    public async ValueTask<bool> DeleteAsync(string key, long fencingToken, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         var command = _context.DataSource.CreateCommand(_delete);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = fencingToken, NpgsqlDbType = NpgsqlDbType.Bigint });
+            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0)
+            {
+                return true;
+            }
+        }
+
+        if (await TokenOfAsync(key, cancellationToken).ConfigureAwait(false) is { } stored)
+        {
+            throw new UploadLeaseLostException(
+                $"The record of upload {key} holds fencing token {stored}, newer than this request's {fencingToken}. Nothing was deleted.");
+        }
+
+        return false;
+    }
+
+    private async ValueTask<long?> TokenOfAsync(string key, CancellationToken cancellationToken)
+    {
+        var command = _context.DataSource.CreateCommand(_tokenOf);
         await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key, NpgsqlDbType = NpgsqlDbType.Text });
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return value is long token ? token : null;
     }
 
     public async IAsyncEnumerable<UploadRecord> GetExpiredAsync(DateTimeOffset now, [EnumeratorCancellation] CancellationToken cancellationToken)

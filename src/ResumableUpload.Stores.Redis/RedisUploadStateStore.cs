@@ -33,15 +33,38 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
         """;
 
     // KEYS[1] record hash, KEYS[2] expiry index; ARGV[1] upload key, ARGV[2] how long the fence outlives the record
-    // (ms). Returns 1 when there was a record. The hash keeps its 'fence' field for a while (a tombstone with a TTL),
+    // (ms), ARGV[3] the deleting holder's fencing token. Returns 1 when there was a record, -1 when a newer holder's
+    // token is stored (nothing deleted). The hash keeps its 'fence' field for a while (a tombstone with a TTL),
     // so a holder that lost its lease before the delete cannot bring the record back with its older token.
     private const string DeleteScript = """
+        local stored = redis.call('HGET', KEYS[1], 'fence')
+        if stored and tonumber(stored) > tonumber(ARGV[3]) then
+          return -1
+        end
         local existed = redis.call('HDEL', KEYS[1], 'record')
+        if tonumber(ARGV[3]) > 0 then
+          redis.call('HSET', KEYS[1], 'fence', ARGV[3])
+        end
         if redis.call('EXISTS', KEYS[1]) == 1 then
           redis.call('PEXPIRE', KEYS[1], ARGV[2])
         end
         redis.call('ZREM', KEYS[2], ARGV[1])
         return existed
+        """;
+
+    // KEYS[1] record hash; ARGV[1] the new lease's fencing token. Returns {1, record JSON} when claimed, {2} when there is
+    // no record (nothing stored), {0, stored token} when the stored token is not lower (nothing changed).
+    private const string ClaimScript = """
+        local stored = redis.call('HGET', KEYS[1], 'fence')
+        if stored and tonumber(stored) >= tonumber(ARGV[1]) then
+          return {0, stored}
+        end
+        local record = redis.call('HGET', KEYS[1], 'record')
+        if not record then
+          return {2}
+        end
+        redis.call('HSET', KEYS[1], 'fence', ARGV[1])
+        return {1, record}
         """;
 
     /// <summary>How long the fencing token of a deleted record is kept (longer than any holder could stay paused).</summary>
@@ -92,16 +115,44 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
         }
     }
 
-    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    public async ValueTask<UploadRecord?> ClaimAsync(string key, long fencingToken, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         cancellationToken.ThrowIfCancellationRequested();
         var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var removed = await database.ScriptEvaluateAsync(
+
+        // Not cancellable once sent, like a save.
+        var result = (RedisResult[])(await database.ScriptEvaluateAsync(ClaimScript, [_keys.Record(key)], [fencingToken]).ConfigureAwait(false))!;
+        switch ((long)result[0])
+        {
+            case 0:
+                throw new UploadLeaseLostException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"The upload's lease was lost: its record holds fencing token {(string?)result[1]}, not lower than this request's {fencingToken}. Nothing was changed."));
+            case 2:
+                return null;
+            default:
+                return Deserialize(key, (RedisValue)result[1]) is { } record ? record with { FencingToken = fencingToken } : null;
+        }
+    }
+
+    public async ValueTask<bool> DeleteAsync(string key, long fencingToken, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var removed = (long)await database.ScriptEvaluateAsync(
             DeleteScript,
             [_keys.Record(key), _keys.ExpiryIndex],
-            [key, (long)DeletedFenceRetention.TotalMilliseconds]).ConfigureAwait(false);
-        return (long)removed > 0;
+            [key, (long)DeletedFenceRetention.TotalMilliseconds, fencingToken]).ConfigureAwait(false);
+        if (removed < 0)
+        {
+            throw new UploadLeaseLostException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"The upload's lease was lost: a newer holder than this request's token {fencingToken} has written it. Nothing was deleted."));
+        }
+
+        return removed > 0;
     }
 
     public async IAsyncEnumerable<UploadRecord> GetExpiredAsync(DateTimeOffset now, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -41,7 +41,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
 
     private string Bucket => _s3.BucketName;
 
-    public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
+    public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, long fencingToken, CancellationToken cancellationToken)
     {
         ValidateKey(key);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
@@ -81,7 +81,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         return new S3ReadStream(Client, Bucket, objectKey, metadata.ContentLength, metadata.ETag);
     }
 
-    public async ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken)
+    public async ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken)
     {
         ValidateKey(key);
         ArgumentOutOfRangeException.ThrowIfNegative(length);

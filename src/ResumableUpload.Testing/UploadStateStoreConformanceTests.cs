@@ -98,7 +98,7 @@ public abstract class UploadStateStoreConformanceTests : ConformanceTestBase<IUp
 
         Assert.Equal(1, (await store.GetAsync(a.Key, CancellationToken.None))!.Offset);
         Assert.Equal(2, (await store.GetAsync(b.Key, CancellationToken.None))!.Offset);
-        Assert.True(await store.DeleteAsync(a.Key, CancellationToken.None));
+        Assert.True(await store.DeleteAsync(a.Key, 0, CancellationToken.None));
         Assert.NotNull(await store.GetAsync(b.Key, CancellationToken.None));
     }
 
@@ -110,9 +110,9 @@ public abstract class UploadStateStoreConformanceTests : ConformanceTestBase<IUp
         var record = StoreConformance.NewRecord();
         await store.SaveAsync(record, CancellationToken.None);
 
-        Assert.True(await store.DeleteAsync(record.Key, CancellationToken.None));
+        Assert.True(await store.DeleteAsync(record.Key, 0, CancellationToken.None));
         Assert.Null(await store.GetAsync(record.Key, CancellationToken.None));
-        Assert.False(await store.DeleteAsync(record.Key, CancellationToken.None));
+        Assert.False(await store.DeleteAsync(record.Key, 0, CancellationToken.None));
     }
 
     /// <summary>The expiry listing returns the records expiring at or before the given time, and no others.</summary>

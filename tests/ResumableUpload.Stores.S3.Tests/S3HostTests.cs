@@ -155,13 +155,13 @@ public sealed class S3HostTests
 
         var store = provider.GetRequiredService<IUploadDataStore>();
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, 3, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, 3, 1, CancellationToken.None))
         {
             await writer.WriteAsync(new byte[] { 1, 2, 3 }, CancellationToken.None);
             await writer.FlushAsync(false, CancellationToken.None);
         }
 
-        await store.CompleteAsync(key, 3, CancellationToken.None);
+        await store.CompleteAsync(key, 3, 1, CancellationToken.None);
         (await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None))).Should().Equal(1, 2, 3);
         created.Should().Be(1);
     }

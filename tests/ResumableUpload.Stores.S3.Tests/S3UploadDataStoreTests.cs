@@ -41,7 +41,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var key = StoreConformance.NewKey();
         var bytes = StoreConformance.Bytes(12 * MiB, seed: 1);
 
-        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 1, CancellationToken.None))
         {
             await WriteAsync(writer, bytes, flushEvery: MiB);
         }
@@ -54,7 +54,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         tails.Should().Contain(t => t.StartsWith(lastTail, StringComparison.Ordinal), "the last flush's tail holds the bytes after the last part");
         tails.Where(t => t.Contains("/tail-", StringComparison.Ordinal)).Should().HaveCount(2, "the tails of the last two flushes are kept, older ones deleted");
 
-        await store.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await store.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
 
         (await ReadAsync(store, key)).Should().Equal(bytes);
         (await WorkObjectsAsync(store, key)).Should().BeEmpty("completion removes the tails and the marker");
@@ -72,7 +72,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         // then dies before publishing that flush.
         var first = Store();
         var original = StoreConformance.Bytes(length, seed: 2);
-        var crashed = await first.OpenWriterAsync(key, 0, length, CancellationToken.None);
+        var crashed = await first.OpenWriterAsync(key, 0, length, 1, CancellationToken.None);
         await WriteAsync(crashed, original.AsMemory(0, published), flushEvery: MiB);
         await crashed.WriteAsync(original.AsMemory(published, 2 * MiB), CancellationToken.None);
         await crashed.FlushAsync(false, CancellationToken.None);
@@ -80,20 +80,20 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         // Instance 2 reopens at the published offset, writes other bytes across a part boundary, flushes, and dies too.
         var second = Store();
         var replacement = StoreConformance.Bytes(length, seed: 3);
-        var again = await second.OpenWriterAsync(key, published, length, CancellationToken.None);
+        var again = await second.OpenWriterAsync(key, published, length, 1, CancellationToken.None);
         again.Position.Should().Be(published);
         await again.WriteAsync(replacement.AsMemory(published, 3 * MiB), CancellationToken.None);
         await again.FlushAsync(false, CancellationToken.None);
 
         // Instance 3 reopens at the same published offset once more and finishes.
         var third = Store();
-        await using (var writer = await third.OpenWriterAsync(key, published, length, CancellationToken.None))
+        await using (var writer = await third.OpenWriterAsync(key, published, length, 1, CancellationToken.None))
         {
             writer.Position.Should().Be(published);
             await WriteAsync(writer, replacement.AsMemory(published), flushEvery: MiB);
         }
 
-        await third.CompleteAsync(key, length, CancellationToken.None);
+        await third.CompleteAsync(key, length, 1, CancellationToken.None);
         var expected = original.AsSpan(0, published).ToArray().Concat(replacement.AsSpan(published).ToArray()).ToArray();
         var actual = await ReadAsync(first, key);
         actual.AsSpan().SequenceEqual(expected).Should().BeTrue(StoreConformance.Describe(expected, actual));
@@ -106,17 +106,17 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var bytes = StoreConformance.Bytes((7 * MiB) + 3, seed: 4);
         var flushed = (6 * MiB) + 777;
         var first = Store();
-        var crashed = await first.OpenWriterAsync(key, 0, null, CancellationToken.None);
+        var crashed = await first.OpenWriterAsync(key, 0, null, 1, CancellationToken.None);
         await WriteAsync(crashed, bytes.AsMemory(0, flushed), flushEvery: MiB);
 
         var second = Store();
-        await using (var writer = await second.OpenWriterAsync(key, flushed, null, CancellationToken.None))
+        await using (var writer = await second.OpenWriterAsync(key, flushed, null, 1, CancellationToken.None))
         {
             writer.Position.Should().Be(flushed);
             await WriteAsync(writer, bytes.AsMemory(flushed), flushEvery: MiB);
         }
 
-        await second.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await second.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
         (await ReadAsync(first, key)).Should().Equal(bytes);
     }
 
@@ -125,7 +125,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
     {
         var key = StoreConformance.NewKey();
         var store = Store();
-        var crashed = await store.OpenWriterAsync(key, 0, null, CancellationToken.None);
+        var crashed = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None);
         await WriteAsync(crashed, StoreConformance.Bytes(6 * MiB, seed: 12), flushEvery: MiB);
 
         // Another writer (one that lost its lease and did not notice yet) puts other bytes in part 1.
@@ -135,7 +135,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
             await _raw.UploadPartAsync(new UploadPartRequest { BucketName = _bucket, Key = store.ObjectKey(key), UploadId = uploadId, PartNumber = 1, InputStream = other, UseChunkEncoding = false });
         }
 
-        await using var reopened = await Store().OpenWriterAsync(key, 6 * MiB, null, CancellationToken.None);
+        await using var reopened = await Store().OpenWriterAsync(key, 6 * MiB, null, 1, CancellationToken.None);
 
         reopened.Position.Should().Be(0, "the tails follow the part 1 that was replaced, so the store holds no consistent bytes past 0");
     }
@@ -145,7 +145,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
     {
         var store = Store();
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await WriteAsync(writer, StoreConformance.Bytes((6 * MiB) + 100, seed: 5), flushEvery: MiB);
         }
@@ -185,7 +185,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
 
         await CompleteUploadAsync(a, key, bytesA);
         (await b.OpenReadAsync(key, CancellationToken.None)).Should().BeNull();
-        await using (var writer = await b.OpenWriterAsync(key, bytesA.Length, null, CancellationToken.None))
+        await using (var writer = await b.OpenWriterAsync(key, bytesA.Length, null, 1, CancellationToken.None))
         {
             writer.Position.Should().Be(0, "store b holds nothing for the key");
         }
@@ -229,7 +229,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var bytes = StoreConformance.Bytes((5 * MiB) + 10, seed: 9);
         await CompleteUploadAsync(store, key, bytes);
 
-        await store.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await store.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
 
         (await ReadAsync(store, key)).Should().Equal(bytes);
     }
@@ -250,7 +250,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var target = StoreConformance.NewKey();
         var expected = sources.SelectMany(b => b).ToArray();
         await store.ConcatenateAsync(target, keys, CancellationToken.None);
-        await store.CompleteAsync(target, expected.Length, CancellationToken.None);
+        await store.CompleteAsync(target, expected.Length, 1, CancellationToken.None);
 
         var actual = await ReadAsync(store, target);
         actual.AsSpan().SequenceEqual(expected).Should().BeTrue(StoreConformance.Describe(expected, actual));
@@ -267,10 +267,10 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var store = Store(options);
         var key = StoreConformance.NewKey();
 
-        await FluentActions.Awaiting(async () => await store.OpenWriterAsync(key, 0, null, CancellationToken.None)).Should().ThrowAsync<Exception>();
-        await FluentActions.Awaiting(async () => await store.OpenWriterAsync(key, 100, null, CancellationToken.None)).Should().ThrowAsync<Exception>();
+        await FluentActions.Awaiting(async () => await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None)).Should().ThrowAsync<Exception>();
+        await FluentActions.Awaiting(async () => await store.OpenWriterAsync(key, 100, null, 1, CancellationToken.None)).Should().ThrowAsync<Exception>();
         await FluentActions.Awaiting(async () => await store.OpenReadAsync(key, CancellationToken.None)).Should().ThrowAsync<Exception>();
-        await FluentActions.Awaiting(async () => await store.CompleteAsync(key, 10, CancellationToken.None)).Should().ThrowAsync<Exception>();
+        await FluentActions.Awaiting(async () => await store.CompleteAsync(key, 10, 1, CancellationToken.None)).Should().ThrowAsync<Exception>();
         await FluentActions.Awaiting(async () => await store.DeleteAsync(key, CancellationToken.None)).Should().ThrowAsync<Exception>();
     }
 
@@ -288,7 +288,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
             var options = _swift.Options(bucket);
             options.ServiceUrl = server.ServiceUrl;
             store = Store(options);
-            writer = await store.OpenWriterAsync(StoreConformance.NewKey(), 0, null, CancellationToken.None);
+            writer = await store.OpenWriterAsync(StoreConformance.NewKey(), 0, null, 1, CancellationToken.None);
             await writer.WriteAsync(StoreConformance.Bytes(1000, seed: 10), CancellationToken.None);
             await writer.FlushAsync(false, CancellationToken.None);
         }
@@ -332,12 +332,12 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
 
     private static async Task CompleteUploadAsync(S3UploadDataStore store, string key, byte[] bytes)
     {
-        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 1, CancellationToken.None))
         {
             await WriteAsync(writer, bytes, flushEvery: MiB);
         }
 
-        await store.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await store.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
     }
 
     private static async Task<byte[]?> ReadAsync(S3UploadDataStore store, string key)

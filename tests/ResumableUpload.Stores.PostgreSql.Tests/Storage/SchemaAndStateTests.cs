@@ -71,7 +71,7 @@ public sealed class SchemaAndStateTests(PostgresFixture postgres)
 
         await new PostgreSqlUploadStateStore(a).SaveAsync(StoreConformance.NewRecord(key), CancellationToken.None);
         (await new PostgreSqlUploadStateStore(b).GetAsync(key, CancellationToken.None)).Should().BeNull();
-        (await new PostgreSqlUploadStateStore(b).DeleteAsync(key, CancellationToken.None)).Should().BeFalse();
+        (await new PostgreSqlUploadStateStore(b).DeleteAsync(key, 0, CancellationToken.None)).Should().BeFalse();
 
         await using var locksA = new PostgreSqlUploadLockProvider(a, TimeProvider.System, NullLogger<PostgreSqlUploadLockProvider>.Instance);
         await using var locksB = new PostgreSqlUploadLockProvider(b, TimeProvider.System, NullLogger<PostgreSqlUploadLockProvider>.Instance);

@@ -13,7 +13,7 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
 
     public FileSystemUploadDataStore(FileSystemPaths paths) => _paths = paths;
 
-    public ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
+    public ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, long fencingToken, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var path = _paths.DataPath(key);
@@ -63,7 +63,7 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
         }
     }
 
-    public ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    public ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public async ValueTask ConcatenateAsync(string targetKey, IReadOnlyList<string> sourceKeys, CancellationToken cancellationToken)
     {

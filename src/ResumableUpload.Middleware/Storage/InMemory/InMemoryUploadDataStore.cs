@@ -7,7 +7,7 @@ internal sealed class InMemoryUploadDataStore : IUploadDataStore, IUploadDataCon
 {
     private readonly ConcurrentDictionary<string, Blob> _blobs = new(StringComparer.Ordinal);
 
-    public ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
+    public ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, long fencingToken, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var blob = _blobs.GetOrAdd(key, static _ => new Blob());
@@ -33,7 +33,7 @@ internal sealed class InMemoryUploadDataStore : IUploadDataStore, IUploadDataCon
         }
     }
 
-    public ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    public ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public ValueTask ConcatenateAsync(string targetKey, IReadOnlyList<string> sourceKeys, CancellationToken cancellationToken)
     {

@@ -154,12 +154,12 @@ public sealed class ConcurrencyTests
             });
         }
 
-        public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
-            => new Writer(this, await inner.OpenWriterAsync(key, offset, expectedLength, cancellationToken));
+        public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, long fencingToken, CancellationToken cancellationToken)
+            => new Writer(this, await inner.OpenWriterAsync(key, offset, expectedLength, fencingToken, cancellationToken));
 
         public ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
 
-        public ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken) => inner.CompleteAsync(key, length, cancellationToken);
+        public ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken) => inner.CompleteAsync(key, length, fencingToken, cancellationToken);
 
         public ValueTask DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
 
