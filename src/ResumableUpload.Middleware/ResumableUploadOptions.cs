@@ -36,9 +36,9 @@ public sealed class ResumableUploadOptions
     /// of its body are read and discarded after the answer is sent, so that a client or proxy still sending the body
     /// receives the answer instead of a connection reset (nginx answers 502 when the upstream closes while it is still
     /// sending). A longer body, or one that does not end within <see cref="RefusedBodyDrainTimeout"/>, is cut off by
-    /// closing the connection. 0 closes at once. Default: 16 MiB (16777216). Must be between 0 and 1 GiB.
+    /// closing the connection. 0 closes at once. Default: 64 MiB (67108864). Must be between 0 and 1 GiB.
     /// </summary>
-    public long RefusedBodyDrainLimit { get; set; } = 16L << 20;
+    public long RefusedBodyDrainLimit { get; set; } = 64L << 20;
 
     /// <summary>
     /// How long the rest of a refused request's body is read and discarded at most (see <see cref="RefusedBodyDrainLimit"/>).
