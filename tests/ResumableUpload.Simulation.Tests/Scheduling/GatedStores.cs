@@ -115,7 +115,21 @@ internal class GatedLockProvider(IUploadLockProvider inner, StoreGate gate, int 
 
     public async ValueTask<IAsyncDisposable?> TryAcquireAsync(string key, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var held = await GatedStores.Around(gate, host, StoreCall.LockAcquire, key, () => inner.TryAcquireAsync(key, timeout, cancellationToken));
+        await gate.PassAsync(host, StoreCall.LockAcquire, CallPhase.Before, key);
+        var held = await inner.TryAcquireAsync(key, timeout, cancellationToken);
+        try
+        {
+            await gate.PassAsync(host, StoreCall.LockAcquire, CallPhase.After, key);
+        }
+        catch when (held is not null)
+        {
+            // A grant whose answer was lost: the real lock server would let the lease run out, since nobody renews it.
+            // Here the grant is released at once (the renewing lease object would otherwise renew it for ever, which
+            // no real failure does).
+            await held.DisposeAsync();
+            throw;
+        }
+
         switch (held)
         {
             case null:
