@@ -4,8 +4,8 @@ namespace ResumableUpload.Client.Tests.Infrastructure;
 
 /// <summary>
 /// A seekable, read-only stream of deterministic pseudo-random content of any length, generated on the fly: nothing big
-/// is written to disk or kept in memory. Byte <c>p</c> is a 1 MiB seeded table's byte <c>p mod 1 MiB</c> mixed with the
-/// mebibyte number, so no two mebibytes repeat.
+/// is written to disk or kept in memory. Each mebibyte is the 1 MiB seeded table rotated by an amount that depends on
+/// the mebibyte's number, so no two mebibytes repeat, and reading is a plain copy.
 /// </summary>
 internal sealed class PatternStream : Stream
 {
@@ -30,11 +30,14 @@ internal sealed class PatternStream : Stream
 
     public override long Position { get => _position; set => _position = value; }
 
-    public static string Sha256(long length, int seed = 17)
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(long, int), string> Hashes = new();
+
+    /// <summary>The SHA-256 of the content of that length and seed (computed once per process).</summary>
+    public static string Sha256(long length, int seed = 17) => Hashes.GetOrAdd((length, seed), static key =>
     {
-        using var stream = new PatternStream(length, seed);
+        using var stream = new PatternStream(key.Item1, key.Item2);
         return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
+    });
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -43,15 +46,11 @@ internal sealed class PatternStream : Stream
         var count = (int)Math.Min(buffer.Length, _length - _position);
         for (var done = 0; done < count;)
         {
-            var index = (int)(_position % TableSize);
-            var mix = (byte)((_position / TableSize * 131) + 7);
-            var run = Math.Min(count - done, TableSize - index);
-            var target = buffer.Slice(done, run);
-            _table.AsSpan(index, run).CopyTo(target);
-            for (var i = 0; i < target.Length; i++)
-            {
-                target[i] ^= mix;
-            }
+            var inMebibyte = (int)(_position % TableSize);
+            var rotation = (int)((_position / TableSize * 7919) % TableSize);
+            var index = (inMebibyte + rotation) % TableSize;
+            var run = Math.Min(Math.Min(count - done, TableSize - inMebibyte), TableSize - index);
+            _table.AsSpan(index, run).CopyTo(buffer.Slice(done, run));
 
             done += run;
             _position += run;
