@@ -654,22 +654,23 @@ async function sendFetch(request: Request1, signal: AbortSignal, stallMs: number
   if (request.body) {
     const blob = request.body;
     (init.headers as Record<string, string>)['Content-Length'] = String(blob.size);
-    const reader = blob.stream().getReader();
+    // Pieces of 1 MiB, read from the Blob as they are needed: few enough to keep the stream cheap, small enough for
+    // progress and the stall watchdog.
+    const piece = 1 << 20;
     let sent = 0;
     init.body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        const { done, value } = await reader.read();
-        if (done) {
+        if (sent >= blob.size) {
           arm(afterBodyMs);
           controller.close();
           return;
         }
+        const next = new Uint8Array(await blob.slice(sent, Math.min(blob.size, sent + piece)).arrayBuffer());
         arm(stallMs);
-        controller.enqueue(value);
-        sent += value.byteLength;
+        controller.enqueue(next);
+        sent += next.byteLength;
         request.onSent?.(sent);
       },
-      cancel() { return reader.cancel(); },
     });
     init.duplex = 'half';
   }

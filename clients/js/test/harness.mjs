@@ -179,6 +179,7 @@ export function patternFile(name, size, seed = 7) {
   return {
     name, size, type: 'application/octet-stream', lastModified: 1767225600000 + seed,
     slice(start, end) { return new Blob([fill(t, start, Math.min(end, size))]); },
+    // (Blob copies its parts once; fill() makes the bytes with a few large copies.)
   };
 }
 
