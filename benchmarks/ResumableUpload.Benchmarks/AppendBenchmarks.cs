@@ -91,7 +91,7 @@ public class ChunkWriteBenchmarks
         services.AddResumableUploads().AddFileSystemStores(_root);
         _services = services.BuildServiceProvider();
         _store = _services.GetRequiredService<IUploadDataStore>();
-        _writer = _store.OpenWriterAsync(new string('a', 64), 0, null, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        _writer = _store.OpenWriterAsync(new string('a', 64), 0, null, 1, CancellationToken.None).AsTask().GetAwaiter().GetResult();
         _handle = File.OpenHandle(Path.Combine(_root, "old.bin"), FileMode.Create, FileAccess.ReadWrite);
         _body = new RepeatingPipeReader();
     }
@@ -124,7 +124,7 @@ public class ChunkWriteBenchmarks
     public async Task VectoredWrite()
     {
         await _writer.DisposeAsync();
-        _writer = await _store.OpenWriterAsync(new string('a', 64), 0, null, CancellationToken.None);
+        _writer = await _store.OpenWriterAsync(new string('a', 64), 0, null, 1, CancellationToken.None);
         var sequenceWriter = (IUploadDataSequenceWriter)_writer;
         for (var i = 0; i < ChunksPerFile; i++)
         {

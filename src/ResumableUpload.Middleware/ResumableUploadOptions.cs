@@ -22,12 +22,29 @@ public sealed class ResumableUploadOptions
     public TimeSpan LockWaitTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// A request writing an upload that has received no bytes for this long is ended when another request for the
-    /// same upload arrives, which then takes over (its bytes so far are kept). This frees an upload held by a client
-    /// that vanished without closing its connection sooner than <see cref="MinimumBodyDataRate"/> would. Default:
-    /// 5 seconds. Must be between 1 second and 1 hour.
+    /// The per-request idle timeout of a body: a request writing an upload whose body has sent no bytes for this long
+    /// is ended (its bytes so far are published and kept, its lock released, its connection closed), whether or not
+    /// another request asks for the upload, and a newer request for the same upload in the same process ends it at
+    /// once. This frees an upload held by a client that vanished without closing its connection, on whichever
+    /// instance it runs, much sooner than <see cref="MinimumBodyDataRate"/> would (Kestrel averages that rate over the
+    /// whole body). The client resumes from the published offset. Default: 5 seconds. Must be between 1 second and 1 hour.
     /// </summary>
     public TimeSpan StalledWriterTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// When a request with a body is refused (409 wrong start byte, 413, 423, ...), at most this many bytes of the rest
+    /// of its body are read and discarded after the answer is sent, so that a client or proxy still sending the body
+    /// receives the answer instead of a connection reset (nginx answers 502 when the upstream closes while it is still
+    /// sending). A longer body, or one that does not end within <see cref="RefusedBodyDrainTimeout"/>, is cut off by
+    /// closing the connection. 0 closes at once. Default: 64 MiB (67108864). Must be between 0 and 1 GiB.
+    /// </summary>
+    public long RefusedBodyDrainLimit { get; set; } = 64L << 20;
+
+    /// <summary>
+    /// How long the rest of a refused request's body is read and discarded at most (see <see cref="RefusedBodyDrainLimit"/>).
+    /// Default: 10 seconds. Must be between 0 and 5 minutes.
+    /// </summary>
+    public TimeSpan RefusedBodyDrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// How long an unfinished upload is kept after its last bytes arrived. Default: 24 hours. Must be positive.

@@ -18,6 +18,8 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
 {
     private const int ExpiredPageSize = 256;
     private static readonly RedisValue RecordField = "record";
+    private static readonly RedisValue FenceField = "fence";
+    private static readonly RedisValue[] RecordAndFence = [RecordField, FenceField];
 
     // KEYS[1] record hash, KEYS[2] expiry index; ARGV[1] fencing token, ARGV[2] record JSON, ARGV[3] expiry score,
     // ARGV[4] upload key. Returns nil when saved, or the stored (newer) token when the record is refused.
@@ -33,15 +35,43 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
         """;
 
     // KEYS[1] record hash, KEYS[2] expiry index; ARGV[1] upload key, ARGV[2] how long the fence outlives the record
-    // (ms). Returns 1 when there was a record. The hash keeps its 'fence' field for a while (a tombstone with a TTL),
+    // (ms), ARGV[3] the deleting holder's fencing token. Returns 1 when there was a record, -1 when a newer holder's
+    // token is stored (nothing deleted). The hash keeps its 'fence' field for a while (a tombstone with a TTL),
     // so a holder that lost its lease before the delete cannot bring the record back with its older token.
     private const string DeleteScript = """
+        local stored = redis.call('HGET', KEYS[1], 'fence')
+        if stored and tonumber(stored) > tonumber(ARGV[3]) then
+          return -1
+        end
         local existed = redis.call('HDEL', KEYS[1], 'record')
+        if tonumber(ARGV[3]) > 0 then
+          redis.call('HSET', KEYS[1], 'fence', ARGV[3])
+        end
         if redis.call('EXISTS', KEYS[1]) == 1 then
           redis.call('PEXPIRE', KEYS[1], ARGV[2])
         end
         redis.call('ZREM', KEYS[2], ARGV[1])
         return existed
+        """;
+
+    // KEYS[1] record hash; ARGV[1] the new lease's fencing token. Returns {1, record JSON} when claimed, {2} when there is
+    // no record, {0, stored token} when the stored token is not lower (nothing changed). Strictly greater: two grants
+    // never share a token, so an equal one is a replay, not a new holder. A deleted record's tombstone (the hash with
+    // only its 'fence', expiring) takes the new token too and keeps its expiry; a key that never had a record gets no
+    // hash (a probe for an unknown upload leaves nothing behind).
+    private const string ClaimScript = """
+        local stored = redis.call('HGET', KEYS[1], 'fence')
+        if stored and tonumber(stored) >= tonumber(ARGV[1]) then
+          return {0, stored}
+        end
+        if stored then
+          redis.call('HSET', KEYS[1], 'fence', ARGV[1])
+        end
+        local record = redis.call('HGET', KEYS[1], 'record')
+        if not record then
+          return {2}
+        end
+        return {1, record}
         """;
 
     /// <summary>How long the fencing token of a deleted record is kept (longer than any holder could stay paused).</summary>
@@ -66,8 +96,8 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
         ArgumentException.ThrowIfNullOrEmpty(key);
         cancellationToken.ThrowIfCancellationRequested();
         var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var json = await database.HashGetAsync(_keys.Record(key), RecordField).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return Deserialize(key, json);
+        var fields = await database.HashGetAsync(_keys.Record(key), RecordAndFence).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return Deserialize(key, fields);
     }
 
     public async ValueTask SaveAsync(UploadRecord record, CancellationToken cancellationToken)
@@ -92,16 +122,44 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
         }
     }
 
-    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    public async ValueTask<UploadRecord?> ClaimAsync(string key, long fencingToken, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         cancellationToken.ThrowIfCancellationRequested();
         var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var removed = await database.ScriptEvaluateAsync(
+
+        // Not cancellable once sent, like a save.
+        var result = (RedisResult[])(await database.ScriptEvaluateAsync(ClaimScript, [_keys.Record(key)], [fencingToken]).ConfigureAwait(false))!;
+        switch ((long)result[0])
+        {
+            case 0:
+                throw new UploadLeaseLostException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"The upload's lease was lost: its record holds fencing token {(string?)result[1]}, not lower than this request's {fencingToken}. Nothing was changed."));
+            case 2:
+                return null;
+            default:
+                return Deserialize(key, (RedisValue)result[1]) is { } record ? record with { FencingToken = fencingToken } : null;
+        }
+    }
+
+    public async ValueTask<bool> DeleteAsync(string key, long fencingToken, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var removed = (long)await database.ScriptEvaluateAsync(
             DeleteScript,
             [_keys.Record(key), _keys.ExpiryIndex],
-            [key, (long)DeletedFenceRetention.TotalMilliseconds]).ConfigureAwait(false);
-        return (long)removed > 0;
+            [key, (long)DeletedFenceRetention.TotalMilliseconds, fencingToken]).ConfigureAwait(false);
+        if (removed < 0)
+        {
+            throw new UploadLeaseLostException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"The upload's lease was lost: a newer holder than this request's token {fencingToken} has written it. Nothing was deleted."));
+        }
+
+        return removed > 0;
     }
 
     public async IAsyncEnumerable<UploadRecord> GetExpiredAsync(DateTimeOffset now, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -120,10 +178,10 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
             }
 
             // Sent together: the multiplexer pipelines them in one round trip.
-            var reads = new Task<RedisValue>[keys.Length];
+            var reads = new Task<RedisValue[]>[keys.Length];
             for (var i = 0; i < keys.Length; i++)
             {
-                reads[i] = database.HashGetAsync(_keys.Record(keys[i].ToString()), RecordField);
+                reads[i] = database.HashGetAsync(_keys.Record(keys[i].ToString()), RecordAndFence);
             }
 
             await Task.WhenAll(reads).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -146,6 +204,16 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
 
     /// <summary>A time as the index scores it: whole Unix milliseconds, rounded down (exact in a double).</summary>
     internal static double Score(DateTimeOffset value) => value.ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// The record of <c>[record, fence]</c>, with the 'fence' field as its token: a claim changes only that field
+    /// (rewriting the JSON in Lua would not keep it byte for byte), so it is the authority.
+    /// </summary>
+    private UploadRecord? Deserialize(string key, RedisValue[] fields)
+    {
+        var record = Deserialize(key, fields[0]);
+        return record is not null && fields[1].TryParse(out long fence) && fence != record.FencingToken ? record with { FencingToken = fence } : record;
+    }
 
     private UploadRecord? Deserialize(string key, RedisValue json)
     {

@@ -24,6 +24,14 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
     /// <summary>The size at which the store's internal parts or blocks roll over; the tests cross it. 5 MiB (the S3 minimum part) unless overridden.</summary>
     protected virtual int PartSize => 5 * MiB;
 
+    /// <summary>
+    /// How the store treats bytes that <see cref="IUploadDataStore.CompleteAsync"/> sealed when a writer is opened at a
+    /// lower offset (the completion was never recorded). <see langword="false"/> (the default): the store can reopen
+    /// them and truncates to the offset, as the filesystem store does. <see langword="true"/>: it keeps the sealed bytes
+    /// and returns a writer positioned at their end (an object store whose finished object cannot be reopened).
+    /// </summary>
+    protected virtual bool KeepsSealedBytes => false;
+
     /// <summary>A store instance (remembered for disposal).</summary>
     protected Task<IUploadDataStore> StoreAsync() => TrackAsync(CreateStoreAsync);
 
@@ -40,7 +48,7 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
     public async Task OpenWriter_NewKey_StartsAtZero()
     {
         var store = await StoreAsync();
-        await using var writer = await store.OpenWriterAsync(StoreConformance.NewKey(), 0, 1000, CancellationToken.None);
+        await using var writer = await store.OpenWriterAsync(StoreConformance.NewKey(), 0, 1000, 1, CancellationToken.None);
         Assert.Equal(0, writer.Position);
     }
 
@@ -52,7 +60,7 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         var key = StoreConformance.NewKey();
         var expected = StoreConformance.Bytes((2 * PartSize) + (PartSize / 3) + 7, seed: 1);
 
-        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, 1, CancellationToken.None))
         {
             var random = new Random(2);
             var sinceFlush = 0L;
@@ -73,7 +81,7 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
             await writer.FlushAsync(toDisk: true, CancellationToken.None);
         }
 
-        await store.CompleteAsync(key, expected.Length, CancellationToken.None);
+        await store.CompleteAsync(key, expected.Length, 1, CancellationToken.None);
         var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
         Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
     }
@@ -90,14 +98,14 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         while (offset < expected.Length)
         {
             var size = Math.Min(random.Next(1, 120), expected.Length - offset);
-            await using var writer = await store.OpenWriterAsync(key, offset, expected.Length, CancellationToken.None);
+            await using var writer = await store.OpenWriterAsync(key, offset, expected.Length, 1, CancellationToken.None);
             Assert.Equal(offset, writer.Position);
             await writer.WriteAsync(expected.AsMemory(offset, size), CancellationToken.None);
             await writer.FlushAsync(toDisk: false, CancellationToken.None);
             offset += size;
         }
 
-        await store.CompleteAsync(key, expected.Length, CancellationToken.None);
+        await store.CompleteAsync(key, expected.Length, 1, CancellationToken.None);
         var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
         Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
     }
@@ -112,18 +120,18 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         var expected = StoreConformance.Bytes(PartSize + (PartSize / 2), seed: 5);
         var split = PartSize + 12345;
 
-        await using (var writer = await first.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await first.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await WriteInChunksAsync(writer, expected.AsMemory(0, split));
         }
 
-        await using (var writer = await second.OpenWriterAsync(key, split, null, CancellationToken.None))
+        await using (var writer = await second.OpenWriterAsync(key, split, null, 1, CancellationToken.None))
         {
             Assert.Equal(split, writer.Position);
             await WriteInChunksAsync(writer, expected.AsMemory(split));
         }
 
-        await second.CompleteAsync(key, expected.Length, CancellationToken.None);
+        await second.CompleteAsync(key, expected.Length, 1, CancellationToken.None);
         var actual = await StoreConformance.ReadAllAsync(await first.OpenReadAsync(key, CancellationToken.None));
         Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
     }
@@ -143,7 +151,7 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         var published = PartSize - 4096;
         var flushedAfter = lostFlushParts == 1 ? published + 2048 : PartSize + 8192;
 
-        var writer = await crashed.OpenWriterAsync(key, 0, original.Length, CancellationToken.None);
+        var writer = await crashed.OpenWriterAsync(key, 0, original.Length, 1, CancellationToken.None);
         await WriteInChunksAsync(writer, original.AsMemory(0, published), dispose: false);
         await writer.WriteAsync(original.AsMemory(published, flushedAfter - published), CancellationToken.None);
         await writer.FlushAsync(toDisk: false, CancellationToken.None);
@@ -151,13 +159,13 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
 
         var replacement = StoreConformance.Bytes(original.Length - published, seed: 7);
         var restarted = await StoreAsync();
-        await using (var resumed = await restarted.OpenWriterAsync(key, published, original.Length, CancellationToken.None))
+        await using (var resumed = await restarted.OpenWriterAsync(key, published, original.Length, 1, CancellationToken.None))
         {
             Assert.Equal(published, resumed.Position);
             await WriteInChunksAsync(resumed, replacement);
         }
 
-        await restarted.CompleteAsync(key, original.Length, CancellationToken.None);
+        await restarted.CompleteAsync(key, original.Length, 1, CancellationToken.None);
         var expected = original.AsSpan(0, published).ToArray().Concat(replacement).ToArray();
         var actual = await StoreConformance.ReadAllAsync(await restarted.OpenReadAsync(key, CancellationToken.None));
         Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
@@ -172,19 +180,19 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         var expected = StoreConformance.Bytes((2 * PartSize) + 999, seed: 8);
         var flushed = PartSize + 4321;
 
-        var writer = await crashed.OpenWriterAsync(key, 0, expected.Length, CancellationToken.None);
+        var writer = await crashed.OpenWriterAsync(key, 0, expected.Length, 1, CancellationToken.None);
         await WriteInChunksAsync(writer, expected.AsMemory(0, flushed), dispose: false);
         await writer.WriteAsync(StoreConformance.Bytes(5000, seed: 9), CancellationToken.None); // never flushed
         await AbandonAsync(writer);
 
         var restarted = await StoreAsync();
-        await using (var resumed = await restarted.OpenWriterAsync(key, flushed, expected.Length, CancellationToken.None))
+        await using (var resumed = await restarted.OpenWriterAsync(key, flushed, expected.Length, 1, CancellationToken.None))
         {
             Assert.Equal(flushed, resumed.Position);
             await WriteInChunksAsync(resumed, expected.AsMemory(flushed));
         }
 
-        await restarted.CompleteAsync(key, expected.Length, CancellationToken.None);
+        await restarted.CompleteAsync(key, expected.Length, 1, CancellationToken.None);
         var actual = await StoreConformance.ReadAllAsync(await restarted.OpenReadAsync(key, CancellationToken.None));
         Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
     }
@@ -195,13 +203,13 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
     {
         var store = await StoreAsync();
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await writer.WriteAsync(StoreConformance.Bytes(1000, seed: 10), CancellationToken.None);
             await writer.FlushAsync(toDisk: false, CancellationToken.None);
         }
 
-        await using var reopened = await store.OpenWriterAsync(key, 5000, null, CancellationToken.None);
+        await using var reopened = await store.OpenWriterAsync(key, 5000, null, 1, CancellationToken.None);
         Assert.Equal(1000, reopened.Position);
     }
 
@@ -211,19 +219,19 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
     {
         var store = await StoreAsync();
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await WriteInChunksAsync(writer, StoreConformance.Bytes(PartSize + 100, seed: 11), dispose: false);
         }
 
         var expected = StoreConformance.Bytes(3000, seed: 12);
-        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, 1, CancellationToken.None))
         {
             Assert.Equal(0, writer.Position);
             await WriteInChunksAsync(writer, expected, dispose: false);
         }
 
-        await store.CompleteAsync(key, expected.Length, CancellationToken.None);
+        await store.CompleteAsync(key, expected.Length, 1, CancellationToken.None);
         var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
         Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
     }
@@ -234,12 +242,12 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
     {
         var store = await StoreAsync();
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, 0, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, 0, 1, CancellationToken.None))
         {
             await writer.FlushAsync(toDisk: true, CancellationToken.None);
         }
 
-        await store.CompleteAsync(key, 0, CancellationToken.None);
+        await store.CompleteAsync(key, 0, 1, CancellationToken.None);
         var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
         Assert.NotNull(actual);
         Assert.Empty(actual);
@@ -252,19 +260,19 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         var store = await StoreAsync();
         var key = StoreConformance.NewKey();
         var bytes = StoreConformance.Bytes(PartSize + 10, seed: 13);
-        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 1, CancellationToken.None))
         {
             await WriteInChunksAsync(writer, bytes, dispose: false);
         }
 
-        await store.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await store.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
 
         await store.DeleteAsync(key, CancellationToken.None);
         Assert.Null(await store.OpenReadAsync(key, CancellationToken.None));
         await store.DeleteAsync(key, CancellationToken.None);
         await store.DeleteAsync(StoreConformance.NewKey(), CancellationToken.None);
 
-        await using var fresh = await store.OpenWriterAsync(key, bytes.Length, null, CancellationToken.None);
+        await using var fresh = await store.OpenWriterAsync(key, bytes.Length, null, 1, CancellationToken.None);
         Assert.Equal(0, fresh.Position);
     }
 
@@ -274,7 +282,7 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
     {
         var store = await StoreAsync();
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await WriteInChunksAsync(writer, StoreConformance.Bytes(PartSize + 10, seed: 14), dispose: false);
         }
@@ -282,7 +290,7 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         await store.DeleteAsync(key, CancellationToken.None);
 
         var other = await StoreAsync();
-        await using var reopened = await other.OpenWriterAsync(key, PartSize + 10, null, CancellationToken.None);
+        await using var reopened = await other.OpenWriterAsync(key, PartSize + 10, null, 1, CancellationToken.None);
         Assert.Equal(0, reopened.Position);
     }
 
@@ -296,12 +304,12 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         await Parallel.ForEachAsync(Enumerable.Range(0, uploads.Length), new ParallelOptions { MaxDegreeOfParallelism = uploads.Length }, async (i, ct) =>
         {
             var store = stores[i % 2];
-            await using (var writer = await store.OpenWriterAsync(uploads[i].Key, 0, uploads[i].Bytes.Length, ct))
+            await using (var writer = await store.OpenWriterAsync(uploads[i].Key, 0, uploads[i].Bytes.Length, 1, ct))
             {
                 await WriteInChunksAsync(writer, uploads[i].Bytes, dispose: false, chunk: 16 * 1024);
             }
 
-            await store.CompleteAsync(uploads[i].Key, uploads[i].Bytes.Length, ct);
+            await store.CompleteAsync(uploads[i].Key, uploads[i].Bytes.Length, 1, ct);
         });
 
         foreach (var (key, bytes) in uploads)
@@ -321,12 +329,12 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         foreach (var part in parts)
         {
             var key = StoreConformance.NewKey();
-            await using (var writer = await store.OpenWriterAsync(key, 0, part.Length, CancellationToken.None))
+            await using (var writer = await store.OpenWriterAsync(key, 0, part.Length, 1, CancellationToken.None))
             {
                 await WriteInChunksAsync(writer, part, dispose: false);
             }
 
-            await store.CompleteAsync(key, part.Length, CancellationToken.None);
+            await store.CompleteAsync(key, part.Length, 1, CancellationToken.None);
             keys.Add(key);
         }
 
@@ -341,12 +349,105 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         var target = StoreConformance.NewKey();
         var expected = parts.SelectMany(p => p).ToArray();
         await concatenation.ConcatenateAsync(target, keys, CancellationToken.None);
-        await store.CompleteAsync(target, expected.Length, CancellationToken.None);
+        await store.CompleteAsync(target, expected.Length, 1, CancellationToken.None);
 
         var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(target, CancellationToken.None));
         Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
         var stillThere = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(keys[1], CancellationToken.None));
         Assert.Equal(parts[1], stillThere);
+    }
+
+    /// <summary>Completing twice (the completion was not recorded, so the engine completes again, under a newer lease) changes nothing.</summary>
+    [Fact]
+    public async Task Complete_Twice_IsIdempotent()
+    {
+        var store = await StoreAsync();
+        var key = StoreConformance.NewKey();
+        var expected = StoreConformance.Bytes(PartSize + 777, seed: 21);
+        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, 1, CancellationToken.None))
+        {
+            await WriteInChunksAsync(writer, expected);
+        }
+
+        await store.CompleteAsync(key, expected.Length, 1, CancellationToken.None);
+        await (await StoreAsync()).CompleteAsync(key, expected.Length, 2, CancellationToken.None);
+
+        var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
+        Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
+    }
+
+    /// <summary>
+    /// Bytes completed whose completion was never recorded (the state store failed right after), reopened at the last
+    /// published offset by a newer lease: a store that can reopen them truncates to the offset and takes the rest again;
+    /// a store that keeps sealed bytes returns a writer at their end, and they stay readable and completable. Either
+    /// way the upload ends with the file's bytes.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task OpenWriter_AfterAnUnrecordedCompletion_KeepsTheSealedBytesOrTruncates(int partsBeforePublish)
+    {
+        var store = await StoreAsync();
+        var key = StoreConformance.NewKey();
+        var expected = StoreConformance.Bytes((2 * PartSize) + 4099, seed: 22);
+        var published = Math.Min(expected.Length - 1, (partsBeforePublish * PartSize) / 2);
+        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, 1, CancellationToken.None))
+        {
+            await WriteInChunksAsync(writer, expected.AsMemory(0, published));
+            await WriteInChunksAsync(writer, expected.AsMemory(published));
+        }
+
+        await store.CompleteAsync(key, expected.Length, 1, CancellationToken.None);
+
+        var other = await StoreAsync();
+        await using (var reopened = await other.OpenWriterAsync(key, published, expected.Length, 2, CancellationToken.None))
+        {
+            if (KeepsSealedBytes)
+            {
+                Assert.Equal(expected.Length, reopened.Position);
+            }
+            else
+            {
+                Assert.Equal(published, reopened.Position);
+                await WriteInChunksAsync(reopened, expected.AsMemory(published));
+            }
+        }
+
+        var sealedBytes = await StoreConformance.ReadAllAsync(await other.OpenReadAsync(key, CancellationToken.None));
+        if (KeepsSealedBytes)
+        {
+            Assert.True(expected.AsSpan().SequenceEqual(sealedBytes), "the sealed bytes must stay readable: " + StoreConformance.Describe(expected, sealedBytes));
+        }
+
+        await other.CompleteAsync(key, expected.Length, 2, CancellationToken.None);
+        var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
+        Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
+    }
+
+    /// <summary>A completed upload opened at 0 (the client starts over) starts afresh, also on a store that keeps sealed bytes.</summary>
+    [Fact]
+    public async Task OpenWriter_AtZero_AfterCompletion_StartsAfresh()
+    {
+        var store = await StoreAsync();
+        var key = StoreConformance.NewKey();
+        var first = StoreConformance.Bytes(1500, seed: 23);
+        await using (var writer = await store.OpenWriterAsync(key, 0, first.Length, 1, CancellationToken.None))
+        {
+            await WriteInChunksAsync(writer, first);
+        }
+
+        await store.CompleteAsync(key, first.Length, 1, CancellationToken.None);
+
+        var expected = StoreConformance.Bytes(900, seed: 24);
+        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, 2, CancellationToken.None))
+        {
+            Assert.Equal(0, writer.Position);
+            await WriteInChunksAsync(writer, expected);
+        }
+
+        await store.CompleteAsync(key, expected.Length, 2, CancellationToken.None);
+        var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
+        Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
     }
 
     /// <summary>

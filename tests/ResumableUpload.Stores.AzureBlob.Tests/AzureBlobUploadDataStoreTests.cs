@@ -3,6 +3,7 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using Microsoft.Extensions.Time.Testing;
+using ResumableUpload.Middleware.Storage;
 using ResumableUpload.Testing;
 using ResumableUpload.Testing.Shared.Backends;
 
@@ -22,7 +23,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         var key = StoreConformance.NewKey();
         var bytes = StoreConformance.Bytes(10_000 + (100 * KiB) + 1, seed: 1);
 
-        await using (var writer = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await writer.WriteAsync(bytes.AsMemory(0, 10_000), CancellationToken.None);
             await writer.FlushAsync(toDisk: false, CancellationToken.None);
@@ -58,7 +59,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         const int published = 100 * KiB;
         const int lostFlush = 170 * KiB;
 
-        var writer = await crashed.OpenWriterAsync(key, 0, original.Length, CancellationToken.None);
+        var writer = await crashed.OpenWriterAsync(key, 0, original.Length, 1, CancellationToken.None);
         await writer.WriteAsync(original.AsMemory(0, published), CancellationToken.None);
         await writer.FlushAsync(toDisk: false, CancellationToken.None);
         await writer.WriteAsync(original.AsMemory(published, lostFlush - published), CancellationToken.None);
@@ -68,7 +69,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         var replacement = StoreConformance.Bytes(original.Length - published, seed: 3);
         var logs = new ListLogger<AzureBlobUploadDataStore>();
         var restarted = new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, logger: logs);
-        await using (var resumed = await restarted.OpenWriterAsync(key, published, original.Length, CancellationToken.None))
+        await using (var resumed = await restarted.OpenWriterAsync(key, published, original.Length, 1, CancellationToken.None))
         {
             resumed.Position.Should().Be(published);
             await resumed.WriteAsync(replacement, CancellationToken.None);
@@ -79,7 +80,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         staged.Select(b => b.Generation).Distinct().Should().HaveCount(2, "the second writer names its blocks with a newer generation");
         var chain = BlockId.Chain(staged);
 
-        await restarted.CompleteAsync(key, original.Length, CancellationToken.None);
+        await restarted.CompleteAsync(key, original.Length, 1, CancellationToken.None);
         logs.Events.Select(e => e.Id.Name).Should().Equal("AzureBlobReopened", "AzureBlobCommitted");
         logs.Events[0].Message.Should().Contain($"reopened at {published} (asked {published}); 2 staged block(s) past it are left out");
 
@@ -102,7 +103,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         const int published = 100 * KiB;
 
         // Writer 1 flushes at 100 KiB (published), then at 130 and 200 KiB (both lost in a crash).
-        var one = await AzuriteFixture.CreateStore(options).OpenWriterAsync(key, 0, null, CancellationToken.None);
+        var one = await AzuriteFixture.CreateStore(options).OpenWriterAsync(key, 0, null, 1, CancellationToken.None);
         foreach (var end in new[] { published, 130 * KiB, 200 * KiB })
         {
             await one.WriteAsync(first.AsMemory((int)one.Position, end - (int)one.Position), CancellationToken.None);
@@ -110,41 +111,41 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         }
 
         // Writer 2 resumes at 100 KiB and flushes once at 200 KiB: the same end, other bytes, another block size. Published.
-        var two = await AzuriteFixture.CreateStore(options).OpenWriterAsync(key, published, null, CancellationToken.None);
+        var two = await AzuriteFixture.CreateStore(options).OpenWriterAsync(key, published, null, 1, CancellationToken.None);
         two.Position.Should().Be(published);
         await two.WriteAsync(second.AsMemory(0, 50 * KiB), CancellationToken.None);
         await two.WriteAsync(second.AsMemory(50 * KiB), CancellationToken.None);
         await two.FlushAsync(toDisk: false, CancellationToken.None);
 
         var store = AzuriteFixture.CreateStore(options);
-        await using (var three = await store.OpenWriterAsync(key, 200 * KiB, null, CancellationToken.None))
+        await using (var three = await store.OpenWriterAsync(key, 200 * KiB, null, 1, CancellationToken.None))
         {
             three.Position.Should().Be(200 * KiB);
         }
 
-        await store.CompleteAsync(key, 200 * KiB, CancellationToken.None);
+        await store.CompleteAsync(key, 200 * KiB, 1, CancellationToken.None);
         var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
         actual.Should().Equal(first.AsSpan(0, published).ToArray().Concat(second));
     }
 
     [Fact]
-    public async Task StaleWriterOfTheSameGeneration_FlushingAfterItsSuccessor_DoesNotHideTheSuccessorsBytes()
+    public async Task StaleWriterOfTheSameGeneration_WithoutLeases_FlushingAfterItsSuccessor_DoesNotHideTheSuccessorsBytes()
     {
         var options = azurite.Options(blockSize: 64 * KiB);
         var clock = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var key = StoreConformance.NewKey();
         var start = StoreConformance.Bytes(10 * KiB, seed: 20);
-        await using (var first = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var first = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, 0, null, 0, CancellationToken.None))
         {
             await first.WriteAsync(start, CancellationToken.None);
             await first.FlushAsync(toDisk: false, CancellationToken.None);
         }
 
         // A opens at 10 KiB, stalls, loses its lease; B (another instance, later) opens at the same offset and sees the same blocks.
-        var stale = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, CancellationToken.None);
+        var stale = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, 0, CancellationToken.None);
         clock.Advance(TimeSpan.FromSeconds(30));
         var successorBytes = StoreConformance.Bytes(20 * KiB, seed: 21);
-        await using (var successor = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, CancellationToken.None))
+        await using (var successor = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, 0, CancellationToken.None))
         {
             await successor.WriteAsync(successorBytes, CancellationToken.None);
             await successor.FlushAsync(toDisk: false, CancellationToken.None); // published: 30 KiB
@@ -158,13 +159,81 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         blocks.Where(b => b.Start == start.Length).Select(b => b.Generation).Distinct().Should().ContainSingle("both writers saw the same blocks");
 
         var store = AzuriteFixture.CreateStore(options);
-        await using (var resumed = await store.OpenWriterAsync(key, start.Length + successorBytes.Length, null, CancellationToken.None))
+        await using (var resumed = await store.OpenWriterAsync(key, start.Length + successorBytes.Length, null, 0, CancellationToken.None))
         {
             resumed.Position.Should().Be(start.Length + successorBytes.Length);
         }
 
-        await store.CompleteAsync(key, start.Length + successorBytes.Length, CancellationToken.None);
+        await store.CompleteAsync(key, start.Length + successorBytes.Length, 0, CancellationToken.None);
         (await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None))).Should().Equal(start.Concat(successorBytes));
+    }
+
+    [Fact]
+    public async Task StaleWriterOfTheSameGeneration_UnderLeases_LosesToTheNewerToken_WhateverTheInstanceClocks()
+    {
+        // As above, but the successor's instance clock runs 30 s BEHIND the stale writer's: the fencing token decides.
+        var options = azurite.Options(blockSize: 64 * KiB);
+        var staleClock = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T10:00:30Z", System.Globalization.CultureInfo.InvariantCulture));
+        var successorClock = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var key = StoreConformance.NewKey();
+        var start = StoreConformance.Bytes(10 * KiB, seed: 40);
+        await using (var first = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, staleClock).OpenWriterAsync(key, 0, null, 1_800_000_000_000_003, CancellationToken.None))
+        {
+            await first.WriteAsync(start, CancellationToken.None);
+            await first.FlushAsync(toDisk: false, CancellationToken.None);
+        }
+
+        var staleStore = new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, staleClock);
+        var stale = await staleStore.OpenWriterAsync(key, start.Length, null, 1_800_000_000_000_005, CancellationToken.None);
+        var successorBytes = StoreConformance.Bytes(20 * KiB, seed: 41);
+        var successorStore = new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, successorClock);
+        await using (var successor = await successorStore.OpenWriterAsync(key, start.Length, null, 1_800_000_000_000_007, CancellationToken.None))
+        {
+            await successor.WriteAsync(successorBytes, CancellationToken.None);
+            await successor.FlushAsync(toDisk: false, CancellationToken.None);
+        }
+
+        await stale.WriteAsync(StoreConformance.Bytes(5 * KiB, seed: 42), CancellationToken.None);
+        await stale.FlushAsync(toDisk: false, CancellationToken.None);
+        await stale.DisposeAsync();
+
+        var blocks = (await BlockListAsync(AzuriteFixture.CreateStore(options), key)).UncommittedBlocks.Select(Decode).ToList();
+        blocks.Where(b => b.Start == start.Length).Select(b => b.Generation).Distinct().Should().ContainSingle("both writers saw the same blocks");
+        blocks.Select(b => b.Token).Should().Contain([1_800_000_000_000_005, 1_800_000_000_000_007], "the block ids carry the lease's token");
+
+        // The stale writer can neither complete nor start over; the successor completes with its own bytes.
+        var length = start.Length + successorBytes.Length;
+        await FluentActions.Awaiting(() => staleStore.CompleteAsync(key, length, 1_800_000_000_000_005, CancellationToken.None).AsTask()).Should().ThrowAsync<UploadLeaseLostException>();
+        await FluentActions.Awaiting(() => staleStore.OpenWriterAsync(key, 0, null, 1_800_000_000_000_005, CancellationToken.None).AsTask()).Should().ThrowAsync<UploadLeaseLostException>();
+        await successorStore.CompleteAsync(key, length, 1_800_000_000_000_007, CancellationToken.None);
+        (await StoreConformance.ReadAllAsync(await successorStore.OpenReadAsync(key, CancellationToken.None))).Should().Equal(start.Concat(successorBytes));
+    }
+
+    [Fact]
+    public async Task OpenWriter_AfterAnUnrecordedCommit_KeepsTheCommittedBlob_AndCompletingAgainChangesNothing()
+    {
+        var options = azurite.Options(blockSize: 64 * KiB);
+        var store = AzuriteFixture.CreateStore(options);
+        var key = StoreConformance.NewKey();
+        var bytes = StoreConformance.Bytes(150 * KiB, seed: 43);
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 8, CancellationToken.None))
+        {
+            await writer.WriteAsync(bytes, CancellationToken.None);
+            await writer.FlushAsync(toDisk: false, CancellationToken.None);
+        }
+
+        await store.CompleteAsync(key, bytes.Length, 8, CancellationToken.None);
+        var etag = (await store.Container.GetBlockBlobClient(store.BlobName(key)).GetPropertiesAsync()).Value.ETag;
+
+        // The completing save failed; the client resumes at the offset published before (64 KiB), under a newer lease.
+        await using (var reopened = await AzuriteFixture.CreateStore(options).OpenWriterAsync(key, 64 * KiB, bytes.Length, 9, CancellationToken.None))
+        {
+            reopened.Position.Should().Be(bytes.Length);
+        }
+
+        await store.CompleteAsync(key, bytes.Length, 9, CancellationToken.None);
+        (await store.Container.GetBlockBlobClient(store.BlobName(key)).GetPropertiesAsync()).Value.ETag.Should().Be(etag, "nothing was committed again");
+        (await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None))).Should().Equal(bytes);
     }
 
     [Fact]
@@ -173,7 +242,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         var options = azurite.Options(blockSize: 64 * KiB);
         var store = AzuriteFixture.CreateStore(options);
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await writer.WriteAsync(StoreConformance.Bytes(150 * KiB, seed: 6), CancellationToken.None);
             await writer.FlushAsync(toDisk: false, CancellationToken.None);
@@ -194,13 +263,13 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         var options = azurite.Options(blockSize: 64 * KiB);
         var store = AzuriteFixture.CreateStore(options);
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await writer.WriteAsync(StoreConformance.Bytes(100 * KiB, seed: 7), CancellationToken.None);
             await writer.FlushAsync(toDisk: false, CancellationToken.None);
         }
 
-        await using (var fresh = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var fresh = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             fresh.Position.Should().Be(0);
             await FluentActions.Awaiting(() => BlockListAsync(store, key)).Should().ThrowAsync<RequestFailedException>("the earlier blocks are gone");
@@ -217,13 +286,13 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
     {
         var store = AzuriteFixture.CreateStore(azurite.Options());
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await writer.WriteAsync(StoreConformance.Bytes(1000, seed: 9), CancellationToken.None);
             await writer.FlushAsync(toDisk: false, CancellationToken.None);
         }
 
-        await FluentActions.Awaiting(() => store.CompleteAsync(key, 1500, CancellationToken.None).AsTask())
+        await FluentActions.Awaiting(() => store.CompleteAsync(key, 1500, 1, CancellationToken.None).AsTask())
             .Should().ThrowAsync<InvalidOperationException>().WithMessage("*holds 1000 bytes*1500*");
         (await store.OpenReadAsync(key, CancellationToken.None)).Should().BeNull();
     }
@@ -236,16 +305,16 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         var b = AzuriteFixture.CreateStore(bOptions);
         var key = StoreConformance.NewKey();
         var bytes = StoreConformance.Bytes(1000, seed: 10);
-        await using (var writer = await a.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await a.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await writer.WriteAsync(bytes, CancellationToken.None);
             await writer.FlushAsync(toDisk: false, CancellationToken.None);
         }
 
-        await a.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await a.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
 
         (await b.OpenReadAsync(key, CancellationToken.None)).Should().BeNull();
-        await using (var other = await b.OpenWriterAsync(key, bytes.Length, null, CancellationToken.None))
+        await using (var other = await b.OpenWriterAsync(key, bytes.Length, null, 1, CancellationToken.None))
         {
             other.Position.Should().Be(0, "the other prefix holds nothing for this key");
         }
@@ -264,7 +333,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
 
         var failure = await FluentActions.Awaiting(() => store.OpenReadAsync(key, CancellationToken.None).AsTask()).Should().ThrowAsync<RequestFailedException>();
         failure.Which.ErrorCode.Should().Be(BlobErrorCode.ContainerNotFound.ToString());
-        await FluentActions.Awaiting(() => store.OpenWriterAsync(key, 0, null, CancellationToken.None).AsTask()).Should().ThrowAsync<RequestFailedException>();
+        await FluentActions.Awaiting(() => store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None).AsTask()).Should().ThrowAsync<RequestFailedException>();
     }
 
     [Fact]
@@ -288,7 +357,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         try
         {
             store = AzuriteFixture.CreateStore(AzuriteFixture.OptionsFor(server.ConnectionString, maxRetries: 0));
-            var open = await store.OpenWriterAsync(key, 0, null, CancellationToken.None);
+            var open = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None);
             writer = open;
             await open.WriteAsync(StoreConformance.Bytes(1000, seed: 11), CancellationToken.None);
             await open.FlushAsync(toDisk: false, CancellationToken.None);
@@ -309,9 +378,9 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
             await server.DisposeAsync();
         }
 
-        await FluentActions.Awaiting(() => store.OpenWriterAsync(key, 1000, null, CancellationToken.None).AsTask()).Should().ThrowAsync<Exception>();
+        await FluentActions.Awaiting(() => store.OpenWriterAsync(key, 1000, null, 1, CancellationToken.None).AsTask()).Should().ThrowAsync<Exception>();
         await FluentActions.Awaiting(() => store.OpenReadAsync(key, CancellationToken.None).AsTask()).Should().ThrowAsync<Exception>();
-        await FluentActions.Awaiting(() => store.CompleteAsync(key, 1000, CancellationToken.None).AsTask()).Should().ThrowAsync<Exception>();
+        await FluentActions.Awaiting(() => store.CompleteAsync(key, 1000, 1, CancellationToken.None).AsTask()).Should().ThrowAsync<Exception>();
         await FluentActions.Awaiting(() => store.DeleteAsync(key, CancellationToken.None).AsTask()).Should().ThrowAsync<Exception>();
     }
 
@@ -319,7 +388,7 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
     public async Task ClosedPort_OpenWriterThrows()
     {
         var store = AzuriteFixture.CreateStore(AzuriteFixture.OptionsFor(AzuriteServer.ConnectionStringFor(ServerProcess.FreePort()), maxRetries: 0));
-        await FluentActions.Awaiting(() => store.OpenWriterAsync(StoreConformance.NewKey(), 0, null, CancellationToken.None).AsTask()).Should().ThrowAsync<Exception>();
+        await FluentActions.Awaiting(() => store.OpenWriterAsync(StoreConformance.NewKey(), 0, null, 1, CancellationToken.None).AsTask()).Should().ThrowAsync<Exception>();
     }
 
     private static BlockId Decode(BlobBlock block)

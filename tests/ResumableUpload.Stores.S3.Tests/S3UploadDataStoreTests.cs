@@ -41,7 +41,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var key = StoreConformance.NewKey();
         var bytes = StoreConformance.Bytes(12 * MiB, seed: 1);
 
-        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 1, CancellationToken.None))
         {
             await WriteAsync(writer, bytes, flushEvery: MiB);
         }
@@ -54,11 +54,93 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         tails.Should().Contain(t => t.StartsWith(lastTail, StringComparison.Ordinal), "the last flush's tail holds the bytes after the last part");
         tails.Where(t => t.Contains("/tail-", StringComparison.Ordinal)).Should().HaveCount(2, "the tails of the last two flushes are kept, older ones deleted");
 
-        await store.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await store.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
 
         (await ReadAsync(store, key)).Should().Equal(bytes);
-        (await WorkObjectsAsync(store, key)).Should().BeEmpty("completion removes the tails and the marker");
+        (await WorkObjectsAsync(store, key)).Should().Equal([store.FenceKey(key, 1)], "completion removes the tails and the marker; the lease's fence stays until the upload is deleted");
         (await MultipartUploadsAsync()).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task OpenWriter_AfterTheMultipartUploadWasCompleted_KeepsTheFinishedObject_AndIsSealedAtItsLength()
+    {
+        // Issue #11: CompleteAsync ran, the completing save did not (state store down, lease lost). The client resumes
+        // from the last published offset: the finished object must stay, not be taken for "nothing held".
+        var store = Store();
+        var key = StoreConformance.NewKey();
+        var bytes = StoreConformance.Bytes((11 * MiB) + 17, seed: 30);
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 5, CancellationToken.None))
+        {
+            await WriteAsync(writer, bytes, flushEvery: MiB);
+        }
+
+        await store.CompleteAsync(key, bytes.Length, 5, CancellationToken.None);
+        (await WorkObjectsAsync(store, key)).Should().NotContain(k => k.Contains("/tail-", StringComparison.Ordinal));
+
+        await using (var reopened = await Store().OpenWriterAsync(key, 9 * MiB, bytes.Length, 6, CancellationToken.None))
+        {
+            reopened.Position.Should().Be(bytes.Length);
+            await FluentActions.Awaiting(async () => await reopened.WriteAsync(new byte[1], CancellationToken.None)).Should().ThrowAsync<InvalidOperationException>();
+        }
+
+        (await ReadAsync(store, key)).Should().Equal(bytes);
+        await store.CompleteAsync(key, bytes.Length, 6, CancellationToken.None); // the engine records the completion: idempotent
+        (await ReadAsync(store, key)).Should().Equal(bytes);
+        (await WorkObjectsAsync(store, key)).Should().Equal([store.FenceKey(key, 6)]);
+    }
+
+    [Fact]
+    public async Task StaleWriter_AfterANewerLeaseReopenedTheUpload_CanNeitherCompleteNorStartOver()
+    {
+        var stale = Store();
+        var newer = Store();
+        var key = StoreConformance.NewKey();
+        var bytes = StoreConformance.Bytes((6 * MiB) + 100, seed: 31);
+        var published = 3 * MiB;
+        var staleWriter = await stale.OpenWriterAsync(key, 0, bytes.Length, 5, CancellationToken.None);
+        await WriteAsync(staleWriter, bytes.AsMemory(0, published), flushEvery: MiB);
+
+        // The holder of token 5 pauses; token 7 takes over at the published offset and writes to the end.
+        await using (var writer = await newer.OpenWriterAsync(key, published, bytes.Length, 7, CancellationToken.None))
+        {
+            writer.Position.Should().Be(published);
+            await WriteAsync(writer, bytes.AsMemory(published), flushEvery: MiB);
+        }
+
+        // Token 5 wakes up: its completion, and a start from 0 (which would delete token 7's bytes), are refused.
+        await FluentActions.Awaiting(async () => await stale.CompleteAsync(key, bytes.Length, 5, CancellationToken.None)).Should().ThrowAsync<UploadLeaseLostException>();
+        await FluentActions.Awaiting(async () => await stale.OpenWriterAsync(key, 0, bytes.Length, 5, CancellationToken.None)).Should().ThrowAsync<UploadLeaseLostException>();
+        await staleWriter.DisposeAsync();
+
+        await newer.CompleteAsync(key, bytes.Length, 7, CancellationToken.None);
+        (await ReadAsync(newer, key)).Should().Equal(bytes);
+
+        // Also after completion (the fence stays with the finished object), a start from 0 under token 5 is refused.
+        await FluentActions.Awaiting(async () => await stale.OpenWriterAsync(key, 0, bytes.Length, 5, CancellationToken.None)).Should().ThrowAsync<UploadLeaseLostException>();
+        (await ReadAsync(newer, key)).Should().Equal(bytes);
+    }
+
+    [Fact]
+    public async Task Reopen_UnderANewerLease_PrefersItsTail_AndNamesNewTailsWithItsToken()
+    {
+        var store = Store();
+        var key = StoreConformance.NewKey();
+        var bytes = StoreConformance.Bytes(3 * MiB, seed: 32);
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 3, CancellationToken.None))
+        {
+            await WriteAsync(writer, bytes.AsMemory(0, 2 * MiB), flushEvery: MiB);
+        }
+
+        await using (var writer = await store.OpenWriterAsync(key, 2 * MiB, bytes.Length, 4, CancellationToken.None))
+        {
+            await WriteAsync(writer, bytes.AsMemory(2 * MiB), flushEvery: MiB);
+        }
+
+        var tokenSuffix = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"-{4L:D20}");
+        (await WorkObjectsAsync(store, key)).Should().Contain(k => k.Contains("/tail-", StringComparison.Ordinal) && k.EndsWith(tokenSuffix, StringComparison.Ordinal))
+            .And.Contain(store.FenceKey(key, 4)).And.NotContain(store.FenceKey(key, 3));
+        await store.CompleteAsync(key, bytes.Length, 4, CancellationToken.None);
+        (await ReadAsync(store, key)).Should().Equal(bytes);
     }
 
     [Fact]
@@ -72,7 +154,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         // then dies before publishing that flush.
         var first = Store();
         var original = StoreConformance.Bytes(length, seed: 2);
-        var crashed = await first.OpenWriterAsync(key, 0, length, CancellationToken.None);
+        var crashed = await first.OpenWriterAsync(key, 0, length, 1, CancellationToken.None);
         await WriteAsync(crashed, original.AsMemory(0, published), flushEvery: MiB);
         await crashed.WriteAsync(original.AsMemory(published, 2 * MiB), CancellationToken.None);
         await crashed.FlushAsync(false, CancellationToken.None);
@@ -80,20 +162,20 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         // Instance 2 reopens at the published offset, writes other bytes across a part boundary, flushes, and dies too.
         var second = Store();
         var replacement = StoreConformance.Bytes(length, seed: 3);
-        var again = await second.OpenWriterAsync(key, published, length, CancellationToken.None);
+        var again = await second.OpenWriterAsync(key, published, length, 1, CancellationToken.None);
         again.Position.Should().Be(published);
         await again.WriteAsync(replacement.AsMemory(published, 3 * MiB), CancellationToken.None);
         await again.FlushAsync(false, CancellationToken.None);
 
         // Instance 3 reopens at the same published offset once more and finishes.
         var third = Store();
-        await using (var writer = await third.OpenWriterAsync(key, published, length, CancellationToken.None))
+        await using (var writer = await third.OpenWriterAsync(key, published, length, 1, CancellationToken.None))
         {
             writer.Position.Should().Be(published);
             await WriteAsync(writer, replacement.AsMemory(published), flushEvery: MiB);
         }
 
-        await third.CompleteAsync(key, length, CancellationToken.None);
+        await third.CompleteAsync(key, length, 1, CancellationToken.None);
         var expected = original.AsSpan(0, published).ToArray().Concat(replacement.AsSpan(published).ToArray()).ToArray();
         var actual = await ReadAsync(first, key);
         actual.AsSpan().SequenceEqual(expected).Should().BeTrue(StoreConformance.Describe(expected, actual));
@@ -106,17 +188,17 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var bytes = StoreConformance.Bytes((7 * MiB) + 3, seed: 4);
         var flushed = (6 * MiB) + 777;
         var first = Store();
-        var crashed = await first.OpenWriterAsync(key, 0, null, CancellationToken.None);
+        var crashed = await first.OpenWriterAsync(key, 0, null, 1, CancellationToken.None);
         await WriteAsync(crashed, bytes.AsMemory(0, flushed), flushEvery: MiB);
 
         var second = Store();
-        await using (var writer = await second.OpenWriterAsync(key, flushed, null, CancellationToken.None))
+        await using (var writer = await second.OpenWriterAsync(key, flushed, null, 1, CancellationToken.None))
         {
             writer.Position.Should().Be(flushed);
             await WriteAsync(writer, bytes.AsMemory(flushed), flushEvery: MiB);
         }
 
-        await second.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await second.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
         (await ReadAsync(first, key)).Should().Equal(bytes);
     }
 
@@ -125,7 +207,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
     {
         var key = StoreConformance.NewKey();
         var store = Store();
-        var crashed = await store.OpenWriterAsync(key, 0, null, CancellationToken.None);
+        var crashed = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None);
         await WriteAsync(crashed, StoreConformance.Bytes(6 * MiB, seed: 12), flushEvery: MiB);
 
         // Another writer (one that lost its lease and did not notice yet) puts other bytes in part 1.
@@ -135,7 +217,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
             await _raw.UploadPartAsync(new UploadPartRequest { BucketName = _bucket, Key = store.ObjectKey(key), UploadId = uploadId, PartNumber = 1, InputStream = other, UseChunkEncoding = false });
         }
 
-        await using var reopened = await Store().OpenWriterAsync(key, 6 * MiB, null, CancellationToken.None);
+        await using var reopened = await Store().OpenWriterAsync(key, 6 * MiB, null, 1, CancellationToken.None);
 
         reopened.Position.Should().Be(0, "the tails follow the part 1 that was replaced, so the store holds no consistent bytes past 0");
     }
@@ -145,7 +227,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
     {
         var store = Store();
         var key = StoreConformance.NewKey();
-        await using (var writer = await store.OpenWriterAsync(key, 0, null, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
         {
             await WriteAsync(writer, StoreConformance.Bytes((6 * MiB) + 100, seed: 5), flushEvery: MiB);
         }
@@ -185,7 +267,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
 
         await CompleteUploadAsync(a, key, bytesA);
         (await b.OpenReadAsync(key, CancellationToken.None)).Should().BeNull();
-        await using (var writer = await b.OpenWriterAsync(key, bytesA.Length, null, CancellationToken.None))
+        await using (var writer = await b.OpenWriterAsync(key, bytesA.Length, null, 1, CancellationToken.None))
         {
             writer.Position.Should().Be(0, "store b holds nothing for the key");
         }
@@ -229,7 +311,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var bytes = StoreConformance.Bytes((5 * MiB) + 10, seed: 9);
         await CompleteUploadAsync(store, key, bytes);
 
-        await store.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await store.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
 
         (await ReadAsync(store, key)).Should().Equal(bytes);
     }
@@ -250,7 +332,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var target = StoreConformance.NewKey();
         var expected = sources.SelectMany(b => b).ToArray();
         await store.ConcatenateAsync(target, keys, CancellationToken.None);
-        await store.CompleteAsync(target, expected.Length, CancellationToken.None);
+        await store.CompleteAsync(target, expected.Length, 1, CancellationToken.None);
 
         var actual = await ReadAsync(store, target);
         actual.AsSpan().SequenceEqual(expected).Should().BeTrue(StoreConformance.Describe(expected, actual));
@@ -267,10 +349,10 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         var store = Store(options);
         var key = StoreConformance.NewKey();
 
-        await FluentActions.Awaiting(async () => await store.OpenWriterAsync(key, 0, null, CancellationToken.None)).Should().ThrowAsync<Exception>();
-        await FluentActions.Awaiting(async () => await store.OpenWriterAsync(key, 100, null, CancellationToken.None)).Should().ThrowAsync<Exception>();
+        await FluentActions.Awaiting(async () => await store.OpenWriterAsync(key, 0, null, 1, CancellationToken.None)).Should().ThrowAsync<Exception>();
+        await FluentActions.Awaiting(async () => await store.OpenWriterAsync(key, 100, null, 1, CancellationToken.None)).Should().ThrowAsync<Exception>();
         await FluentActions.Awaiting(async () => await store.OpenReadAsync(key, CancellationToken.None)).Should().ThrowAsync<Exception>();
-        await FluentActions.Awaiting(async () => await store.CompleteAsync(key, 10, CancellationToken.None)).Should().ThrowAsync<Exception>();
+        await FluentActions.Awaiting(async () => await store.CompleteAsync(key, 10, 1, CancellationToken.None)).Should().ThrowAsync<Exception>();
         await FluentActions.Awaiting(async () => await store.DeleteAsync(key, CancellationToken.None)).Should().ThrowAsync<Exception>();
     }
 
@@ -288,7 +370,7 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
             var options = _swift.Options(bucket);
             options.ServiceUrl = server.ServiceUrl;
             store = Store(options);
-            writer = await store.OpenWriterAsync(StoreConformance.NewKey(), 0, null, CancellationToken.None);
+            writer = await store.OpenWriterAsync(StoreConformance.NewKey(), 0, null, 1, CancellationToken.None);
             await writer.WriteAsync(StoreConformance.Bytes(1000, seed: 10), CancellationToken.None);
             await writer.FlushAsync(false, CancellationToken.None);
         }
@@ -332,12 +414,12 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
 
     private static async Task CompleteUploadAsync(S3UploadDataStore store, string key, byte[] bytes)
     {
-        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, CancellationToken.None))
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 1, CancellationToken.None))
         {
             await WriteAsync(writer, bytes, flushEvery: MiB);
         }
 
-        await store.CompleteAsync(key, bytes.Length, CancellationToken.None);
+        await store.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
     }
 
     private static async Task<byte[]?> ReadAsync(S3UploadDataStore store, string key)

@@ -46,4 +46,13 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Warning, "A request writing upload {UploadKey} lost its lease to a newer holder; it stopped without publishing.", EventName = "LeaseLost")]
     public static partial void LeaseLost(ILogger logger, string? uploadKey);
+
+    [LoggerMessage(15, LogLevel.Warning, "Upload {UploadKey} had {Length} bytes sealed by the data store but its completion was not recorded; the completion is recorded now.", EventName = "SealedCompletionRecorded")]
+    public static partial void SealedCompletionRecorded(ILogger logger, string uploadKey, long length);
+
+    [LoggerMessage(16, LogLevel.Information, "The body of a request writing upload {UploadKey} sent nothing for {IdleTimeout}; the request is ended and its bytes are kept.", EventName = "IdleRequestEnded")]
+    public static partial void IdleRequestEnded(ILogger logger, string uploadKey, TimeSpan idleTimeout);
+
+    [LoggerMessage(17, LogLevel.Debug, "Refused a request: {Bytes} bytes of its body were read and discarded so that the client receives the answer.", EventName = "RefusedBodyDrained")]
+    public static partial void RefusedBodyDrained(ILogger logger, long bytes);
 }

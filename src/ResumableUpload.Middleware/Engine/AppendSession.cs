@@ -66,7 +66,7 @@ internal sealed class AppendSession : IAsyncDisposable
         IUploadDataWriter writer;
         try
         {
-            writer = await _engine.DataStore.OpenWriterAsync(record.Key, record.Offset, record.Length, cancellationToken).ConfigureAwait(false);
+            writer = await _engine.DataStore.OpenWriterAsync(record.Key, record.Offset, record.Length, record.FencingToken, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (UploadEngine.IsStoreFailure(ex, cancellationToken))
         {
@@ -74,6 +74,15 @@ internal sealed class AppendSession : IAsyncDisposable
         }
 
         await using var writerScope = writer.ConfigureAwait(false);
+        if (writer.Position > record.Offset)
+        {
+            // The data store sealed these bytes before (CompleteAsync returned) but their completion was never recorded
+            // (the state store failed, or the lease was lost right after): record it now instead of starting over.
+            record = await FinishSealedCompletionAsync(record, writer.Position).ConfigureAwait(false);
+            await RefuseBytesForCompletedUploadAsync(body, cancellationToken).ConfigureAwait(false);
+            return record;
+        }
+
         if (writer.Position != record.Offset)
         {
             // The store holds fewer bytes than were published (an operating-system crash with Durability = Flush
@@ -91,13 +100,24 @@ internal sealed class AppendSession : IAsyncDisposable
         diagnostics.ActiveWrites.Add(1);
         var revoked = (_lock as IUploadLease)?.Revoked ?? CancellationToken.None;
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _write.Superseded.Token, revoked);
+        var superseded = _write.Superseded.Token;
         var bodyEnded = false;
         ExceptionDispatchInfo? failure = null;
         try
         {
             while (true)
             {
-                var result = await body.ReadAsync(reading.Token).ConfigureAwait(false);
+                _engine.BeginRead(_write);
+                ReadResult result;
+                try
+                {
+                    result = await body.ReadAsync(reading.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _write.EndRead();
+                }
+
                 var buffer = result.Buffer;
                 var received = buffer.Length; // read before AdvanceTo: the buffer is not ours after it
                 if (received > 0)
@@ -175,13 +195,23 @@ internal sealed class AppendSession : IAsyncDisposable
             diagnostics.ActiveWrites.Add(-1);
         }
 
+        // The one place that names why an append ended early. A request that was superseded (a newer request took the
+        // upload over), whose lease was revoked, or whose body went silent must never be answered as a success: its
+        // failure becomes Superseded, whatever exception surfaced first (the read's OperationCanceledException, a
+        // store's refusal).
+        var clientGone = cancellationToken.IsCancellationRequested;
+        var endedEarly = superseded.IsCancellationRequested || revoked.IsCancellationRequested;
+        if (!clientGone && (endedEarly || (!bodyEnded && failure is null)))
+        {
+            failure = ExceptionDispatchInfo.Capture(Superseded(record.Offset));
+        }
+
         if (checksum is not null && writer.Position != record.Offset)
         {
             if (failure is not null || !bodyEnded)
             {
                 // A body that did not arrive whole cannot be verified: none of it counts.
-                failure?.Throw();
-                return record;
+                (failure ?? ExceptionDispatchInfo.Capture(new OperationCanceledException(cancellationToken))).Throw();
             }
 
             if (!checksum.Matches())
@@ -212,15 +242,36 @@ internal sealed class AppendSession : IAsyncDisposable
             }
         }
 
-        if (failure is not null && (_write.Superseded.IsCancellationRequested || revoked.IsCancellationRequested) && !cancellationToken.IsCancellationRequested)
+        if (failure?.SourceException is UploadException { Error: UploadError.Superseded })
         {
-            throw new UploadException(UploadError.Superseded, "A newer request for this upload ended this one; its bytes up to here are kept.")
-            {
-                CurrentOffset = record.Offset,
-            };
+            // With the offset that was published last, so the log and the client-facing answer agree.
+            failure = ExceptionDispatchInfo.Capture(Superseded(record.Offset));
         }
 
         failure?.Throw();
+        return record;
+    }
+
+    private UploadException Superseded(long offset) => new(
+        UploadError.Superseded,
+        _write.IsIdle
+            ? "The request body sent nothing for too long; the request was ended and its bytes up to here are kept."
+            : "A newer request for this upload (or the loss of its lease) ended this one; its bytes up to here are kept.")
+    {
+        CurrentOffset = offset,
+    };
+
+    /// <summary>Records the completion of bytes the data store already sealed (see <see cref="IUploadDataStore.OpenWriterAsync"/>).</summary>
+    private async ValueTask<UploadRecord> FinishSealedCompletionAsync(UploadRecord record, long sealedLength)
+    {
+        if (record.Length is long declared && declared != sealedLength)
+        {
+            throw _engine.StoreFailure(record.Key, new InvalidOperationException($"The data store holds {sealedLength} sealed bytes of an upload declared {declared} bytes long."));
+        }
+
+        Log.SealedCompletionRecorded(_engine.Logger, record.Key, sealedLength);
+        record = await _engine.PublishAsync(record, sealedLength, completed: true, _httpContext, CancellationToken.None).ConfigureAwait(false);
+        Record = record;
         return record;
     }
 

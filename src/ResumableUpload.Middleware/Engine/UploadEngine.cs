@@ -15,7 +15,7 @@ namespace ResumableUpload.Middleware.Engine;
 /// (bytes flushed before the offset that counts them is published), events and expiry. Knows nothing of
 /// HTTP headers; the protocol fronts translate.
 /// </summary>
-internal sealed class UploadEngine
+internal sealed class UploadEngine : IDisposable
 {
     private readonly IUploadStateStore _state;
     private readonly IUploadDataStore _data;
@@ -43,7 +43,41 @@ internal sealed class UploadEngine
         _time = time;
         Diagnostics = diagnostics;
         _logger = logger;
+        _idleSweep = time.CreateTimer(static state => ((UploadEngine)state!).EndIdleWrites(), this, IdleSweepPeriod, IdleSweepPeriod);
     }
+
+    /// <summary>How often appends are checked for a silent body (a fraction of the smallest allowed stall timeout).</summary>
+    private static readonly TimeSpan IdleSweepPeriod = TimeSpan.FromMilliseconds(250);
+
+    private readonly ITimer _idleSweep;
+
+    public void Dispose() => _idleSweep.Dispose();
+
+    /// <summary>
+    /// The per-request idle timeout: ends every append of this process whose body has sent nothing for
+    /// <see cref="ResumableUploadOptions.StalledWriterTimeout"/> while the engine waited for it. Its bytes are published
+    /// and its lock released, so a request on any instance can take the upload over, even when nobody asks.
+    /// </summary>
+    private void EndIdleWrites()
+    {
+        if (_activeWrites.IsEmpty)
+        {
+            return;
+        }
+
+        var timeout = _options.CurrentValue.StalledWriterTimeout;
+        var now = _time.GetUtcNow();
+        foreach (var (key, write) in _activeWrites)
+        {
+            if (write.WaitingSince is { } since && now - since >= timeout && write.MarkIdle())
+            {
+                Log.IdleRequestEnded(_logger, key, timeout);
+                _ = write.Superseded.CancelAsync();
+            }
+        }
+    }
+
+    internal void BeginRead(ActiveWrite write) => write.BeginRead(_time.GetUtcNow());
 
     internal ResumableUploadDiagnostics Diagnostics { get; }
 
@@ -142,7 +176,9 @@ internal sealed class UploadEngine
         var held = await AcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
         try
         {
-            var existing = await ReadStateAsync(key, cancellationToken).ConfigureAwait(false);
+            // Claimed before anything is opened, truncated or written: a paused holder of an older lease that wakes up
+            // can no longer publish, complete or delete.
+            var existing = await ClaimAsync(key, held, cancellationToken).ConfigureAwait(false);
 
             if (!IsVisible(existing, request.Partition, request.FileId))
             {
@@ -257,7 +293,7 @@ internal sealed class UploadEngine
         var key = UploadKeys.Create(request.Partition, request.FileId);
         var held = await AcquireAsync(key, options.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
         await using var heldScope = held.ConfigureAwait(false);
-        var existing = await ReadStateAsync(key, cancellationToken).ConfigureAwait(false);
+        var existing = await ClaimAsync(key, held, cancellationToken).ConfigureAwait(false);
 
         var record = await CreateCoreAsync(key, request, isRestart: IsVisible(existing, request.Partition, request.FileId), FenceOf(held), cancellationToken).ConfigureAwait(false);
         if (record.Length == 0)
@@ -265,7 +301,7 @@ internal sealed class UploadEngine
             // Nothing to wait for: create the (empty) data and complete.
             try
             {
-                var writer = await _data.OpenWriterAsync(key, 0, 0, cancellationToken).ConfigureAwait(false);
+                var writer = await _data.OpenWriterAsync(key, 0, 0, FenceOf(held), cancellationToken).ConfigureAwait(false);
                 await using var writerScope = writer.ConfigureAwait(false);
                 await writer.FlushAsync(options.Durability == UploadDurability.FSync, cancellationToken).ConfigureAwait(false);
             }
@@ -306,7 +342,7 @@ internal sealed class UploadEngine
         try
         {
             // Expired records are removed too (a tombstone left by a failed removal among them).
-            var record = await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
+            var record = await ClaimCoreAsync(key, held, cancellationToken).ConfigureAwait(false);
             if (record is null || !string.Equals(record.Partition, partition, StringComparison.Ordinal) || !string.Equals(record.FileId, fileId, StringComparison.Ordinal))
             {
                 return false;
@@ -351,7 +387,12 @@ internal sealed class UploadEngine
 
         var held = await AcquireAsync(assembled.Key, _options.CurrentValue.LockWaitTimeout, cancellationToken).ConfigureAwait(false);
         await using var heldScope = held.ConfigureAwait(false);
-        var current = await FindAsync(assembled.Partition, assembled.FileId, cancellationToken).ConfigureAwait(false);
+        var current = await ClaimAsync(assembled.Key, held, cancellationToken).ConfigureAwait(false);
+        if (!IsVisible(current, assembled.Partition, assembled.FileId))
+        {
+            current = null;
+        }
+
         if (current is null || current.IsCompleted)
         {
             return current ?? assembled;
@@ -456,6 +497,36 @@ internal sealed class UploadEngine
         return held;
     }
 
+    /// <summary>
+    /// Reads the upload's record for a request that just acquired its lock; under a lease, claims it first (see
+    /// <see cref="IUploadStateStore.ClaimAsync"/>), so nothing a holder of an older lease does afterwards can count.
+    /// The returned record carries the new token. A refused claim (a newer holder exists) or a store failure becomes a
+    /// refusal (423 / 503).
+    /// </summary>
+    private async ValueTask<UploadRecord?> ClaimAsync(string key, IAsyncDisposable held, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ClaimCoreAsync(key, held, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            throw StoreFailure(key, ex);
+        }
+    }
+
+    private async ValueTask<UploadRecord?> ClaimCoreAsync(string key, IAsyncDisposable held, CancellationToken cancellationToken)
+    {
+        var token = FenceOf(held);
+        if (token <= 0)
+        {
+            return await _state.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+
+        var claimed = await _state.ClaimAsync(key, token, cancellationToken).ConfigureAwait(false);
+        return claimed is null || claimed.FencingToken == token ? claimed : claimed with { FencingToken = token };
+    }
+
     /// <summary>The fencing token to stamp on records saved under <paramref name="held"/> (0 when it is not a lease).</summary>
     private static long FenceOf(IAsyncDisposable held) => held is IUploadLease lease ? lease.FencingToken : 0;
 
@@ -526,7 +597,7 @@ internal sealed class UploadEngine
         {
             try
             {
-                await _data.CompleteAsync(record.Key, offset, cancellationToken).ConfigureAwait(false);
+                await _data.CompleteAsync(record.Key, offset, record.FencingToken, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
             {
@@ -610,7 +681,16 @@ internal sealed class UploadEngine
 
             await using (held.ConfigureAwait(false))
             {
-                var current = await _state.GetAsync(candidate.Key, cancellationToken).ConfigureAwait(false);
+                UploadRecord? current;
+                try
+                {
+                    current = await ClaimCoreAsync(candidate.Key, held, cancellationToken).ConfigureAwait(false);
+                }
+                catch (UploadLeaseLostException)
+                {
+                    continue; // a newer holder has it
+                }
+
                 if (current is null || current.ExpiresAt > _time.GetUtcNow())
                 {
                     continue;
@@ -638,7 +718,7 @@ internal sealed class UploadEngine
         }
 
         await _data.DeleteAsync(record.Key, cancellationToken).ConfigureAwait(false);
-        await _state.DeleteAsync(record.Key, cancellationToken).ConfigureAwait(false);
+        await _state.DeleteAsync(record.Key, record.FencingToken, cancellationToken).ConfigureAwait(false);
         foreach (var handler in _handlers)
         {
             await RunHandlerAsync(nameof(ResumableUploadEvents.OnDeletedAsync), record.Key, () => handler.OnDeletedAsync(new UploadDeletedContext(httpContext, record, reason, cancellationToken))).ConfigureAwait(false);
@@ -729,6 +809,29 @@ internal sealed class ActiveWrite
     public void Touch(DateTimeOffset now) => Interlocked.Exchange(ref _lastProgressTicks, now.UtcTicks);
 
     public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private long _waitingSinceTicks;
+    private int _idle;
+
+    /// <summary>Since when the append has been waiting for body bytes, or null while it is not waiting (writing, publishing).</summary>
+    public DateTimeOffset? WaitingSince
+    {
+        get
+        {
+            var ticks = Interlocked.Read(ref _waitingSinceTicks);
+            return ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>Whether the append was ended because its body went silent.</summary>
+    public bool IsIdle => Volatile.Read(ref _idle) != 0;
+
+    public void BeginRead(DateTimeOffset now) => Interlocked.Exchange(ref _waitingSinceTicks, now.UtcTicks);
+
+    public void EndRead() => Interlocked.Exchange(ref _waitingSinceTicks, 0);
+
+    /// <summary>Marks the append idle; true the first time only.</summary>
+    public bool MarkIdle() => Interlocked.Exchange(ref _idle, 1) == 0;
 }
 
 /// <summary>What a protocol front asks of <see cref="UploadEngine.BeginAppendAsync"/>.</summary>

@@ -89,10 +89,19 @@ internal sealed class UploadFront
             await FailedAsync().ConfigureAwait(false);
             Engine.Diagnostics.ClientDisconnects.Add(1);
             Log.ClientDisconnected(_logger, session?.Record.Key ?? "(none)", session?.Record.Offset ?? 0);
-            if (ex is BadHttpRequestException bad && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            if (!context.RequestAborted.IsCancellationRequested)
             {
-                // For example a body slower than the minimum data rate (408) or cut short (400).
-                context.Response.StatusCode = bad.StatusCode;
+                if (ex is BadHttpRequestException bad && !context.Response.HasStarted)
+                {
+                    // For example a body slower than the minimum data rate (408) or cut short (400).
+                    context.Response.StatusCode = bad.StatusCode;
+                }
+                else
+                {
+                    // Never let the server's default 200 stand for an append that did not finish: the client asks
+                    // for the offset and resumes.
+                    context.Abort();
+                }
             }
         }
         finally
@@ -173,12 +182,73 @@ internal sealed class UploadFront
     {
         Log.RequestRefused(_logger, ProblemResponses.StatusCodeOf(ex), ex.Message);
 
-        // The rest of a large or open-ended body is not wanted: close the connection after the answer instead of
-        // reading and discarding it.
+        // The rest of a large or open-ended body is not wanted, but a client (or a proxy such as nginx) that is still
+        // sending it must receive the answer: it is sent first, then up to RefusedBodyDrainLimit bytes of the body are
+        // read and discarded, then the connection is closed. Closing at once, with body bytes unread, resets the
+        // connection, and the client (or nginx, which then answers 502) may never see the answer.
         var request = context.Request;
         var canHaveBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? request.ContentLength > 0;
         var closeConnection = canHaveBody && request.ContentLength is null or > UnreadBodyKeepAliveLimit;
+        var options = Engine.Options;
+        var drain = canHaveBody
+                    && !context.RequestAborted.IsCancellationRequested
+                    && !context.Response.HasStarted
+                    && options.RefusedBodyDrainLimit > 0
+                    && options.RefusedBodyDrainTimeout > TimeSpan.Zero
+                    && (request.ContentLength is null || request.ContentLength <= options.RefusedBodyDrainLimit);
         await ProblemResponses.WriteAsync(context, ex, closeConnection, plainTextConflict).ConfigureAwait(false);
+        if (drain)
+        {
+            await DrainAsync(context, options.RefusedBodyDrainLimit, options.RefusedBodyDrainTimeout).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Sends the answer already written, then reads and discards the rest of the request body: at most
+    /// <paramref name="limit"/> bytes within <paramref name="timeout"/>. A body that goes on longer is cut off by
+    /// aborting the connection.
+    /// </summary>
+    private async Task DrainAsync(HttpContext context, long limit, TimeSpan timeout)
+    {
+        long drained = 0;
+        try
+        {
+            await context.Response.CompleteAsync().ConfigureAwait(false);
+
+            // The body-size limit set for the append (or Kestrel's default) would cut the drain short: the bound
+            // here is the drain's own.
+            var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+            if (sizeFeature is { IsReadOnly: false })
+            {
+                sizeFeature.MaxRequestBodySize = null;
+            }
+
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            bounded.CancelAfter(timeout);
+            var reader = context.Request.BodyReader;
+            while (drained <= limit)
+            {
+                var result = await reader.ReadAsync(bounded.Token).ConfigureAwait(false);
+                drained += result.Buffer.Length;
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    Log.RefusedBodyDrained(_logger, drained);
+                    return;
+                }
+
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or BadHttpRequestException or InvalidOperationException)
+        {
+            // Timed out, too long, cut short, or the body was already consumed: close as below.
+        }
+
+        context.Abort();
     }
 
     /// <summary>Whether the request carries a body with at least one byte (or one whose length is not known yet).</summary>

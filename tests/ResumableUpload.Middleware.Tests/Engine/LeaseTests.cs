@@ -187,7 +187,10 @@ internal sealed class FencingStateStore(FileSystemUploadStateStore inner) : IUpl
     public ValueTask SaveAsync(UploadRecord record, CancellationToken cancellationToken)
         => RefuseEverySave ? ValueTask.FromException(new UploadLeaseLostException()) : inner.SaveAsync(record, cancellationToken);
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+    public ValueTask<UploadRecord?> ClaimAsync(string key, long fencingToken, CancellationToken cancellationToken)
+        => RefuseEverySave ? ValueTask.FromException<UploadRecord?>(new UploadLeaseLostException()) : inner.ClaimAsync(key, fencingToken, cancellationToken);
+
+    public ValueTask<bool> DeleteAsync(string key, long fencingToken, CancellationToken cancellationToken) => inner.DeleteAsync(key, fencingToken, cancellationToken);
 
     public IAsyncEnumerable<UploadRecord> GetExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken) => inner.GetExpiredAsync(now, cancellationToken);
 }

@@ -19,10 +19,13 @@ internal sealed class FaultyStateStore(FileSystemUploadStateStore inner, FileSys
         return inner.SaveAsync(record, cancellationToken);
     }
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    public ValueTask<UploadRecord?> ClaimAsync(string key, long fencingToken, CancellationToken cancellationToken)
+        => inner.ClaimAsync(key, fencingToken, cancellationToken);
+
+    public ValueTask<bool> DeleteAsync(string key, long fencingToken, CancellationToken cancellationToken)
     {
         plan.Check(FaultPoint.StateDelete, path: paths.StatePath(key));
-        return inner.DeleteAsync(key, cancellationToken);
+        return inner.DeleteAsync(key, fencingToken, cancellationToken);
     }
 
     public IAsyncEnumerable<UploadRecord> GetExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
@@ -32,11 +35,11 @@ internal sealed class FaultyStateStore(FileSystemUploadStateStore inner, FileSys
 /// <summary>The real filesystem data store, failing where the <see cref="FaultPlan"/> says.</summary>
 internal sealed class FaultyDataStore(FileSystemUploadDataStore inner, FileSystemPaths paths, FaultPlan plan) : IUploadDataStore, IUploadDataConcatenation
 {
-    public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
+    public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, long fencingToken, CancellationToken cancellationToken)
     {
         var path = paths.DataPath(key);
         plan.Check(FaultPoint.DataOpenWriter, offset, path);
-        return new FaultyWriter(await inner.OpenWriterAsync(key, offset, expectedLength, cancellationToken), path, plan);
+        return new FaultyWriter(await inner.OpenWriterAsync(key, offset, expectedLength, fencingToken, cancellationToken), path, plan);
     }
 
     public ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
@@ -45,10 +48,10 @@ internal sealed class FaultyDataStore(FileSystemUploadDataStore inner, FileSyste
         return inner.OpenReadAsync(key, cancellationToken);
     }
 
-    public ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken)
+    public ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken)
     {
         plan.Check(FaultPoint.DataComplete, length, paths.DataPath(key));
-        return inner.CompleteAsync(key, length, cancellationToken);
+        return inner.CompleteAsync(key, length, fencingToken, cancellationToken);
     }
 
     public ValueTask DeleteAsync(string key, CancellationToken cancellationToken)

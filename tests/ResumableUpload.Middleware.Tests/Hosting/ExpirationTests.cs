@@ -187,7 +187,15 @@ public sealed class ExpirationTests
     public async Task RunOnce_AppendInProgressPastExpiration_IsNotRemovedAndCompletes()
     {
         var time = new FakeTimeProvider();
-        await using var host = await StartAsync(time);
+
+        // Expiry shorter than the body's idle timeout: the append is past its expiry but not silent for long enough
+        // to be ended by the idle timeout (which the fake clock drives too).
+        var expiration = TimeSpan.FromMinutes(30);
+        await using var host = await StartAsync(time, o =>
+        {
+            o.IncompleteUploadExpiration = expiration;
+            o.StalledWriterTimeout = TimeSpan.FromHours(1);
+        });
         var file = Protocol.RandomBytes(3_000);
         var (state, data) = FilesOf(host, "streaming");
 
@@ -203,7 +211,7 @@ public sealed class ExpirationTests
 
         // The record is created under the lock, before the body is read: once it exists the append holds the lock.
         (await Protocol.EventuallyAsync(() => Task.FromResult(File.Exists(state)))).Should().BeTrue();
-        time.Advance(Expiration + TimeSpan.FromMinutes(1));
+        time.Advance(expiration + TimeSpan.FromMinutes(1));
         (await Sweeper(host).RunOnceAsync(CancellationToken.None)).Should().Be(0, "the upload is being written");
         File.Exists(state).Should().BeTrue();
 

@@ -27,12 +27,12 @@ public sealed class FileSystemStoreTests : IDisposable
     public async Task DataStore_OpenWriterBelowTheFileLength_DiscardsTheBytesPastTheOffset()
     {
         var key = UploadKeys.Create("p", "torn");
-        await using (var writer = await _data.OpenWriterAsync(key, 0, null, default))
+        await using (var writer = await _data.OpenWriterAsync(key, 0, null, 1, default))
         {
             await writer.WriteAsync(Protocol.RandomBytes(1_000), default);
         }
 
-        await using (var writer = await _data.OpenWriterAsync(key, 600, null, default))
+        await using (var writer = await _data.OpenWriterAsync(key, 600, null, 1, default))
         {
             writer.Position.Should().Be(600);
             await writer.WriteAsync(new byte[] { 1, 2, 3 }, default);
@@ -47,12 +47,12 @@ public sealed class FileSystemStoreTests : IDisposable
     public async Task DataStore_OpenWriterPastTheFileLength_PositionsTheWriterAtTheBytesItHolds()
     {
         var key = UploadKeys.Create("p", "short");
-        await using (var writer = await _data.OpenWriterAsync(key, 0, null, default))
+        await using (var writer = await _data.OpenWriterAsync(key, 0, null, 1, default))
         {
             await writer.WriteAsync(new byte[4], default);
         }
 
-        await using var reopened = await _data.OpenWriterAsync(key, 10, null, default);
+        await using var reopened = await _data.OpenWriterAsync(key, 10, null, 1, default);
 
         reopened.Position.Should().Be(4, "the engine then lowers the published offset to what the store really holds");
     }
@@ -64,7 +64,7 @@ public sealed class FileSystemStoreTests : IDisposable
     [InlineData("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde/")]
     public async Task DataStore_KeyThatIsNotAnEngineKey_IsRefusedBeforeAnyPathIsBuilt(string key)
     {
-        var act = async () => await _data.OpenWriterAsync(key, 0, null, default);
+        var act = async () => await _data.OpenWriterAsync(key, 0, null, 1, default);
 
         await act.Should().ThrowAsync<ArgumentException>();
         Directory.EnumerateFileSystemEntries(_root, "*", SearchOption.AllDirectories).Should().BeEmpty();
@@ -136,8 +136,8 @@ public sealed class FileSystemStoreTests : IDisposable
         }
 
         expired.Select(r => r.FileId).Should().Equal("old");
-        (await _state.DeleteAsync(expired[0].Key, default)).Should().BeTrue();
-        (await _state.DeleteAsync(expired[0].Key, default)).Should().BeFalse();
+        (await _state.DeleteAsync(expired[0].Key, 0, default)).Should().BeTrue();
+        (await _state.DeleteAsync(expired[0].Key, 0, default)).Should().BeFalse();
     }
 }
 

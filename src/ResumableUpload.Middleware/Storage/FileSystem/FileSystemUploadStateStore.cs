@@ -152,7 +152,45 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
 
     private sealed record CachedRecord(UploadRecord Record, FileStamp Stamp);
 
+    /// <summary>
+    /// Claims the record for a new lease. The check and the write are two steps (files have no compare-and-set), so the
+    /// fencing of this store is best effort: enough against a holder that wakes up long after it was paused, not against
+    /// two holders racing within microseconds. Several instances should keep their state in Redis or PostgreSQL.
+    /// </summary>
+    public async ValueTask<UploadRecord?> ClaimAsync(string key, long fencingToken, CancellationToken cancellationToken)
+    {
+        var path = _paths.StatePath(key);
+        var current = Read(path, cancellationToken, out var found);
+        if (!found || current is null)
+        {
+            return null;
+        }
+
+        ThrowIfNewer(current, fencingToken, equalToo: true);
+        var claimed = current with { FencingToken = fencingToken };
+        await SaveCoreAsync(claimed, cancellationToken).ConfigureAwait(false);
+        return claimed;
+    }
+
     public async ValueTask SaveAsync(UploadRecord record, CancellationToken cancellationToken)
+    {
+        if (record.FencingToken > 0 && Read(_paths.StatePath(record.Key), cancellationToken, out _) is { } current)
+        {
+            ThrowIfNewer(current, record.FencingToken, equalToo: false);
+        }
+
+        await SaveCoreAsync(record, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void ThrowIfNewer(UploadRecord current, long fencingToken, bool equalToo)
+    {
+        if (current.FencingToken > fencingToken || (equalToo && current.FencingToken == fencingToken))
+        {
+            throw new UploadLeaseLostException($"The record of upload {current.Key} holds fencing token {current.FencingToken}; this request's lease ({fencingToken}) is older. Nothing was changed.");
+        }
+    }
+
+    private async ValueTask SaveCoreAsync(UploadRecord record, CancellationToken cancellationToken)
     {
         var path = _paths.StatePath(record.Key);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(record, StoreJsonContext.Default.UploadRecord);
@@ -310,13 +348,19 @@ internal sealed class FileSystemUploadStateStore : IUploadStateStore
         }
     }
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    /// <summary>Removes the state file. Fencing is best effort (see <see cref="ClaimAsync"/>); no tombstone is kept.</summary>
+    public ValueTask<bool> DeleteAsync(string key, long fencingToken, CancellationToken cancellationToken)
     {
         var path = _paths.StatePath(key);
         _cache.TryRemove(key, out _);
         if (!File.Exists(path))
         {
             return ValueTask.FromResult(false);
+        }
+
+        if (fencingToken > 0 && Read(path, cancellationToken, out _) is { } current)
+        {
+            ThrowIfNewer(current, fencingToken, equalToo: false);
         }
 
         File.Delete(path);

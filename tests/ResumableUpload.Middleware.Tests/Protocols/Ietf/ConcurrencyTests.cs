@@ -44,6 +44,31 @@ public sealed class ConcurrencyTests
         (await other.GetByteArrayAsync(url)).Should().Equal(file);
     }
 
+    [Theory]
+    [InlineData(7)]
+    [InlineData(8)]
+    public async Task Head_WhileAnEarlierPatchWithContentDigestIsSending_EndsItWithout2xx_AndNothingOfItCounts(int version)
+    {
+        // Issue #11: an append carrying a checksum that was superseded used to end with the server's default 200, which
+        // in interop 7 and 8 means "complete", while nothing was kept.
+        var counter = new CountingDataStore.Holder();
+        await using var host = await UploadTestHost.StartAsync(configureServices: s => CountingDataStore.Decorate(s, counter));
+        var file = Protocol.RandomBytes(FileSize, seed: version);
+        var url = await host.Client.CreateIncompleteAsync(version, ReadOnlyMemory<byte>.Empty, uploadLength: FileSize);
+
+        using var tcp = await host.ConnectAsync();
+        var stream = tcp.GetStream();
+        await StartPatchAsync(stream, url, file, version, ("Content-Digest", IetfClient.Sha256Digest(file)));
+        (await Protocol.EventuallyAsync(() => Task.FromResult(counter.Store!.Written >= Sent), TimeSpan.FromSeconds(60))).Should().BeTrue();
+
+        using var other = host.CreateClient();
+        using var head = await other.HeadAsync(version, url);
+
+        head.StatusCode.Should().Be(HttpStatusCode.NoContent);
+        head.Header("Upload-Offset").Should().Be("0", "a body that did not arrive whole cannot be checked against its digest, so none of it counts");
+        (await ServerClosedAsync(stream)).Should().BeTrue("the superseded request gets no response at all, least of all a 2xx");
+    }
+
     [Fact]
     public async Task Patch_WhileAnEarlierPatchIsStillSending_EndsItAndAppendsFromItsOffset()
     {
@@ -89,17 +114,20 @@ public sealed class ConcurrencyTests
         (await ServerClosedAsync(stream)).Should().BeTrue();
     }
 
-    private static async Task StartPatchAsync(NetworkStream stream, string url, byte[] file, int version = 8)
+    private static async Task StartPatchAsync(NetworkStream stream, string url, byte[] file, int version = 8, params (string Name, string Value)[] extraHeaders)
     {
         await RawHttp.WriteHeadAsync(
             stream,
             "PATCH",
             url,
-            (IetfClient.InteropVersion, version.ToString(CultureInfo.InvariantCulture)),
-            ("Upload-Offset", "0"),
-            ("Upload-Complete", "?1"),
-            ("Content-Type", IetfClient.PartialUpload),
-            ("Content-Length", file.Length.ToString(CultureInfo.InvariantCulture)));
+            [
+                (IetfClient.InteropVersion, version.ToString(CultureInfo.InvariantCulture)),
+                ("Upload-Offset", "0"),
+                ("Upload-Complete", "?1"),
+                ("Content-Type", IetfClient.PartialUpload),
+                ("Content-Length", file.Length.ToString(CultureInfo.InvariantCulture)),
+                .. extraHeaders,
+            ]);
         await stream.WriteAsync(file.AsMemory(0, Sent));
         await stream.FlushAsync();
     }
@@ -154,12 +182,12 @@ public sealed class ConcurrencyTests
             });
         }
 
-        public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, CancellationToken cancellationToken)
-            => new Writer(this, await inner.OpenWriterAsync(key, offset, expectedLength, cancellationToken));
+        public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, long fencingToken, CancellationToken cancellationToken)
+            => new Writer(this, await inner.OpenWriterAsync(key, offset, expectedLength, fencingToken, cancellationToken));
 
         public ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
 
-        public ValueTask CompleteAsync(string key, long length, CancellationToken cancellationToken) => inner.CompleteAsync(key, length, cancellationToken);
+        public ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken) => inner.CompleteAsync(key, length, fencingToken, cancellationToken);
 
         public ValueTask DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
 

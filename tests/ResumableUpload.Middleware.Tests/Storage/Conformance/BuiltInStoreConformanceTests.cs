@@ -15,6 +15,11 @@ public sealed class FileSystemStateStoreConformanceTests : UploadStateStoreConfo
 {
     private readonly string _root = UploadTestHost.CreateTempDirectory();
 
+    protected override bool EnforcesFencing => true;
+
+    // Fencing on files is best effort (read, then write) and a deleted state file leaves nothing behind.
+    protected override bool KeepsTombstones => false;
+
     protected override ValueTask<IUploadStateStore> CreateStoreAsync()
         => ValueTask.FromResult<IUploadStateStore>(new FileSystemUploadStateStore(
             BuiltInStores.Paths(_root),
@@ -48,6 +53,8 @@ public sealed class FileSystemDataStoreConformanceTests : UploadDataStoreConform
 public sealed class InMemoryStateStoreConformanceTests : UploadStateStoreConformanceTests
 {
     private readonly InMemoryUploadStateStore _shared = new();
+
+    protected override bool EnforcesFencing => true;
 
     protected override ValueTask<IUploadStateStore> CreateStoreAsync() => ValueTask.FromResult<IUploadStateStore>(_shared);
 }
