@@ -5,7 +5,8 @@
 #      the store tests: redis-server, PostgreSQL, Swift with s3api, Azurite, nginx — see eng/backends/),
 #   2. builds the solution,
 #   3. runs every test project (unit, protocol, browser end-to-end),
-#   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh),
+#   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh), and packs the client
+#      packages (NuGet, dotnet tool, npm) and proves fresh projects can consume them (eng/pack-smoke-clients.sh),
 #   5. runs the crash soak in its short mode (tools/ResumableUpload.Soak, about a minute),
 #   6. runs the benchmark suite in its smoke mode (eng/bench.sh --smoke: every scenario and protocol with a few
 #      MiB, checking what was stored; no timing assertions), so the load tool cannot rot.
@@ -54,12 +55,16 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   log "installing Node.js and npm for the browser end-to-end test"
   apt_install nodejs npm
 fi
-for NPM_DIR in "$BROWSER_DIR" tests/ResumableUpload.Interop.Tests/tus-js samples/ResumableUpload.Sample; do
+for NPM_DIR in "$BROWSER_DIR" tests/ResumableUpload.Interop.Tests/tus-js samples/ResumableUpload.Sample clients/js \
+               tests/ResumableUpload.Client.Tests/tus-node; do
   if [[ -f "$NPM_DIR/package-lock.json" ]]; then
     log "installing the npm packages of $NPM_DIR"
     (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+# The browser package (TypeScript -> ESM + .d.ts + minified bundle); its Node tests run from ResumableUpload.Client.Tests.
+log "building the browser package clients/js"
+(cd clients/js && npm run build --silent >/dev/null)
 
 # The real servers of the store and multi-instance tests (Redis, PostgreSQL, Swift with its S3 API, Azurite, nginx):
 # each eng/backends/*.sh defines an ensure_<name> function that installs its server when missing. The tests start
@@ -93,6 +98,12 @@ bash eng/pack-smoke.sh
 SMOKE_EXIT=$?
 set -e
 
+log "packing and consuming the client packages (NuGet, dotnet tool, npm)"
+set +e
+CONFIGURATION="$CONFIGURATION" bash eng/pack-smoke-clients.sh
+CLIENT_SMOKE_EXIT=$?
+set -e
+
 # --- 5. crash soak (short mode, about a minute) ---------------------------------------------------
 log "crash soak: uploads of 0 B to 64 MiB while the server is killed with SIGKILL (short mode)"
 set +e
@@ -119,6 +130,7 @@ print(passed, failed)
 PY
 )
 if [[ $SMOKE_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+if [[ $CLIENT_SMOKE_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $SOAK_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $BENCH_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $TEST_EXIT -ne 0 && $FAILED -eq 0 ]]; then
