@@ -27,7 +27,7 @@ internal sealed class SoakStats
 }
 
 /// <summary>The server's answer to one request.</summary>
-internal sealed record Reply(int Code, long? Offset, bool? Complete, string Body);
+internal sealed record Reply(int Code, long? Offset, bool? Complete, string Body, TimeSpan? RetryAfter = null);
 
 /// <summary>
 /// Runs the soak: <see cref="SoakOptions.Concurrency"/> workers upload one file after another through the X-File-Id
@@ -234,7 +234,7 @@ internal sealed class SoakRun
 
                     break;
                 case 409 or 423 or 408 or >= 500:
-                    await BackoffAsync(++failures);
+                    await BackoffAsync(++failures, post.RetryAfter);
                     break;
                 default:
                     Violation(upload, $"unexpected {post.Code} to POST /upload from {start}: {Shorten(post.Body)}");
@@ -262,11 +262,13 @@ internal sealed class SoakRun
     {
         var failures = 0;
         var notFound = 0;
+        var since = Stopwatch.StartNew();
         while (!_hardStop.IsCancellationRequested || !countBytes)
         {
-            if (failures > 50)
+            // A data server restart can take a while (Swift's Python servers on a busy machine): time counts too.
+            if (failures > 50 && since.Elapsed > TimeSpan.FromSeconds(120))
             {
-                Violation(upload, $"GET /download failed {failures} times in a row");
+                Violation(upload, $"GET /download failed {failures} times in a row over {since.Elapsed.TotalSeconds:0} s");
                 return;
             }
 
@@ -295,7 +297,7 @@ internal sealed class SoakRun
                 if (code != 200)
                 {
                     upload.Trace($"GET /download -> {code}");
-                    await BackoffAsync(++failures);
+                    await BackoffAsync(++failures, response.Headers.RetryAfter?.Delta);
                     continue;
                 }
 
@@ -510,7 +512,7 @@ internal sealed class SoakRun
 
             bool? complete = response.Headers.TryGetValues("Upload-Complete", out var flags) ? flags.Single() == "?1" : null;
             upload.Trace($"{what} -> {code} offset {offset?.ToString(CultureInfo.InvariantCulture) ?? "-"}{(complete is null ? "" : complete.Value ? " complete" : " incomplete")}");
-            return new Reply(code, offset, complete, body);
+            return new Reply(code, offset, complete, body, response.Headers.RetryAfter?.Delta);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !_abort.IsCancellationRequested)
         {
@@ -532,12 +534,14 @@ internal sealed class SoakRun
         }
     }
 
-    private async Task BackoffAsync(int failures)
+    /// <summary>A short random pause that grows with the failures in a row; a Retry-After (a 503 of an outage) is honoured up to 2 s.</summary>
+    private async Task BackoffAsync(int failures, TimeSpan? retryAfter = null)
     {
         var ceiling = Math.Min(1000, 20 * (1 << Math.Min(failures, 6)));
+        var floor = retryAfter is TimeSpan wait ? (int)Math.Min(2000, wait.TotalMilliseconds) : 0;
         try
         {
-            await Task.Delay(Random.Shared.Next(10, ceiling), _abort.Token);
+            await Task.Delay(floor + Random.Shared.Next(10, ceiling), _abort.Token);
         }
         catch (OperationCanceledException)
         {
