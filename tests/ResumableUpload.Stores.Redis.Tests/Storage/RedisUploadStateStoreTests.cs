@@ -70,13 +70,13 @@ public sealed class RedisUploadStateStoreTests(RedisFixture redis) : IAsyncLifet
         var record = StoreConformance.NewRecord() with { FencingToken = 10, Offset = 64 };
         await store.SaveAsync(record, CancellationToken.None);
         await store.SaveAsync(record with { FencingToken = 11 }, CancellationToken.None); // the deleting holder's tombstone
-        (await store.DeleteAsync(record.Key, 0, CancellationToken.None)).Should().BeTrue();
+        (await store.DeleteAsync(record.Key, 11, CancellationToken.None)).Should().BeTrue();
 
         // The holder of token 10 was paused through all of that: it must not bring the upload back.
         var stale = async () => await store.SaveAsync(record, CancellationToken.None);
         await stale.Should().ThrowAsync<UploadLeaseLostException>();
         (await store.GetAsync(record.Key, CancellationToken.None)).Should().BeNull();
-        (await store.DeleteAsync(record.Key, 0, CancellationToken.None)).Should().BeFalse();
+        (await store.DeleteAsync(record.Key, 11, CancellationToken.None)).Should().BeFalse();
 
         // A new upload under the same key (a newer lease) is a normal record again: no TTL.
         await store.SaveAsync(record with { FencingToken = 12, Offset = 0 }, CancellationToken.None);
@@ -114,8 +114,8 @@ public sealed class RedisUploadStateStoreTests(RedisFixture redis) : IAsyncLifet
 
         // Their fencing check and delete do not reach my record either.
         await theirs.SaveAsync(record with { FencingToken = 1, Offset = 7 }, CancellationToken.None);
-        (await theirs.DeleteAsync(record.Key, 0, CancellationToken.None)).Should().BeTrue();
-        (await theirs.DeleteAsync(record.Key, 0, CancellationToken.None)).Should().BeFalse();
+        (await theirs.DeleteAsync(record.Key, 1, CancellationToken.None)).Should().BeTrue();
+        (await theirs.DeleteAsync(record.Key, 1, CancellationToken.None)).Should().BeFalse();
         (await theirs.GetAsync(record.Key, CancellationToken.None)).Should().BeNull();
         var loaded = await mine.GetAsync(record.Key, CancellationToken.None);
         loaded!.FencingToken.Should().Be(50);

@@ -7,6 +7,14 @@ namespace ResumableUpload.Middleware.Storage.FileSystem;
 /// Keeps each upload's bytes in one file under <c>{root}/data</c>, written with positional writes on a file handle
 /// (no <see cref="FileStream"/> buffering, so a completed write is already in the operating system's hands).
 /// </summary>
+/// <remarks>
+/// Under a lease (a fencing token above 0: a distributed lock provider with the directory shared by several processes)
+/// each upload also has a fence file (<c>{data file}.fence</c>, the newest token that opened it), set under an exclusive
+/// lock file (<c>{data file}.lock</c>) when a writer opens. A writer of an older token is refused when it opens (so it
+/// cannot truncate what a newer writer wrote), and before each write and flush. That check and the write are two
+/// steps, so a process frozen exactly between them can still write once when it wakes: on a shared directory the
+/// fencing is best effort, unlike the object stores'. Without leases (the in-process lock) none of this runs.
+/// </remarks>
 internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataConcatenation
 {
     private readonly FileSystemPaths _paths;
@@ -18,13 +26,36 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var path = _paths.DataPath(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        if (fencingToken <= 0)
+        {
+            return ValueTask.FromResult<IUploadDataWriter>(Open(path, offset, fence: null));
+        }
+
+        // The check of the fence, its update and the truncation happen under the lock file, so two openers cannot
+        // interleave; the lock is held for microseconds.
+        using var gate = AcquireGate(path + ".lock", cancellationToken);
+        var fence = Fence.Open(path + ".fence", key, fencingToken);
+        try
+        {
+            fence.Claim();
+            return ValueTask.FromResult<IUploadDataWriter>(Open(path, offset, fence));
+        }
+        catch
+        {
+            fence.Dispose();
+            throw;
+        }
+    }
+
+    private static Writer Open(string path, long offset, Fence? fence)
+    {
         var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, FileOptions.None);
         try
         {
             var length = RandomAccess.GetLength(handle);
             if (length < offset)
             {
-                return ValueTask.FromResult<IUploadDataWriter>(new Writer(handle, length));
+                return new Writer(handle, length, fence);
             }
 
             if (length > offset)
@@ -33,12 +64,29 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
                 RandomAccess.SetLength(handle, offset);
             }
 
-            return ValueTask.FromResult<IUploadDataWriter>(new Writer(handle, offset));
+            return new Writer(handle, offset, fence);
         }
         catch
         {
             handle.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Opens the lock file exclusively, retrying briefly while another opener holds it.</summary>
+    private static SafeFileHandle AcquireGate(string lockPath, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, FileOptions.None);
+            }
+            catch (IOException) when (attempt < 2000)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Thread.Sleep(1);
+            }
         }
     }
 
@@ -63,7 +111,17 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
         }
     }
 
-    public ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    public ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken)
+    {
+        var fencePath = _paths.DataPath(key) + ".fence";
+        if (fencingToken > 0 && File.Exists(fencePath))
+        {
+            using var fence = Fence.Open(fencePath, key, fencingToken);
+            fence.ThrowIfSuperseded();
+        }
+
+        return ValueTask.CompletedTask;
+    }
 
     public async ValueTask ConcatenateAsync(string targetKey, IReadOnlyList<string> sourceKeys, CancellationToken cancellationToken)
     {
@@ -102,12 +160,66 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
         try
         {
             File.Delete(path);
+            File.Delete(path + ".fence");
+            File.Delete(path + ".lock");
         }
         catch (DirectoryNotFoundException)
         {
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The fence file of one upload, as one writer holds it: the newest token that opened the upload.</summary>
+    private sealed class Fence : IDisposable
+    {
+        private readonly SafeFileHandle _handle;
+        private readonly string _key;
+        private readonly long _token;
+        private readonly byte[] _buffer = new byte[sizeof(long)];
+
+        private Fence(SafeFileHandle handle, string key, long token)
+        {
+            _handle = handle;
+            _key = key;
+            _token = token;
+        }
+
+        public static Fence Open(string path, string key, long token)
+            => new(File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None), key, token);
+
+        /// <summary>Records this writer's token as the newest (under the caller's lock file); refuses an older one.</summary>
+        public void Claim()
+        {
+            var stored = Read();
+            if (stored > _token)
+            {
+                throw Superseded(stored);
+            }
+
+            if (stored < _token)
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(_buffer, _token);
+                RandomAccess.Write(_handle, _buffer, 0);
+            }
+        }
+
+        public void ThrowIfSuperseded()
+        {
+            var stored = Read();
+            if (stored > _token)
+            {
+                throw Superseded(stored);
+            }
+        }
+
+        public void Dispose() => _handle.Dispose();
+
+        private long Read()
+            => RandomAccess.Read(_handle, _buffer, 0) == sizeof(long) ? System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(_buffer) : 0;
+
+        private UploadLeaseLostException Superseded(long stored)
+            => new($"Upload {_key} was opened under a newer lease ({stored}) than this writer's ({_token}); nothing was written.");
     }
 
     /// <summary>
@@ -120,11 +232,13 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
     private sealed class Writer : IUploadDataWriter, IUploadDataSequenceWriter
     {
         private readonly SafeFileHandle _handle;
+        private readonly Fence? _fence;
         private VectoredWriter? _vectored;
 
-        public Writer(SafeFileHandle handle, long position)
+        public Writer(SafeFileHandle handle, long position, Fence? fence)
         {
             _handle = handle;
+            _fence = fence;
             Position = position;
         }
 
@@ -132,6 +246,7 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
 
         public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
+            _fence?.ThrowIfSuperseded();
             RandomAccess.Write(_handle, data.Span, Position);
             Position += data.Length;
             return ValueTask.CompletedTask;
@@ -139,6 +254,7 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
 
         public ValueTask WriteAsync(ReadOnlySequence<byte> data, CancellationToken cancellationToken)
         {
+            _fence?.ThrowIfSuperseded();
             if (data.IsSingleSegment)
             {
                 RandomAccess.Write(_handle, data.FirstSpan, Position);
@@ -165,6 +281,7 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
         public ValueTask FlushAsync(bool toDisk, CancellationToken cancellationToken)
         {
             // Positional writes bypass user-space buffers, so the bytes are already with the operating system.
+            _fence?.ThrowIfSuperseded();
             if (toDisk)
             {
                 RandomAccess.FlushToDisk(_handle);
@@ -176,6 +293,7 @@ internal sealed class FileSystemUploadDataStore : IUploadDataStore, IUploadDataC
         public ValueTask DisposeAsync()
         {
             _handle.Dispose();
+            _fence?.Dispose();
             return ValueTask.CompletedTask;
         }
     }

@@ -2,7 +2,11 @@ using System.Collections.Concurrent;
 
 namespace ResumableUpload.Middleware.Storage.InMemory;
 
-/// <summary>Upload bytes in process memory, for tests and demos. Lost when the process ends; not for large files.</summary>
+/// <summary>
+/// Upload bytes in process memory, for tests and demos. Lost when the process ends; not for large files. Fenced: each
+/// upload remembers the newest lease token that opened it, and a writer of an older lease can neither reopen (and so
+/// truncate), write, nor complete it.
+/// </summary>
 internal sealed class InMemoryUploadDataStore : IUploadDataStore, IUploadDataConcatenation
 {
     private readonly ConcurrentDictionary<string, Blob> _blobs = new(StringComparer.Ordinal);
@@ -14,10 +18,16 @@ internal sealed class InMemoryUploadDataStore : IUploadDataStore, IUploadDataCon
         long position;
         lock (blob)
         {
+            if (blob.Fence > fencingToken)
+            {
+                return ValueTask.FromException<IUploadDataWriter>(Superseded(key, blob.Fence, fencingToken));
+            }
+
+            blob.Fence = fencingToken;
             position = blob.Length = Math.Min(blob.Length, offset);
         }
 
-        return ValueTask.FromResult<IUploadDataWriter>(new Writer(blob, position));
+        return ValueTask.FromResult<IUploadDataWriter>(new Writer(key, blob, position, fencingToken));
     }
 
     public ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
@@ -33,7 +43,24 @@ internal sealed class InMemoryUploadDataStore : IUploadDataStore, IUploadDataCon
         }
     }
 
-    public ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    public ValueTask CompleteAsync(string key, long length, long fencingToken, CancellationToken cancellationToken)
+    {
+        if (_blobs.TryGetValue(key, out var blob))
+        {
+            lock (blob)
+            {
+                if (blob.Fence > fencingToken)
+                {
+                    return ValueTask.FromException(Superseded(key, blob.Fence, fencingToken));
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static UploadLeaseLostException Superseded(string key, long fence, long token)
+        => new($"Upload {key} was opened under a newer lease ({fence}) than this writer's ({token}); nothing was changed.");
 
     public ValueTask ConcatenateAsync(string targetKey, IReadOnlyList<string> sourceKeys, CancellationToken cancellationToken)
     {
@@ -65,9 +92,10 @@ internal sealed class InMemoryUploadDataStore : IUploadDataStore, IUploadDataCon
     {
         public byte[] Buffer = [];
         public long Length;
+        public long Fence;
     }
 
-    private sealed class Writer(Blob blob, long position) : IUploadDataWriter
+    private sealed class Writer(string key, Blob blob, long position, long fencingToken) : IUploadDataWriter
     {
         public long Position { get; private set; } = position;
 
@@ -75,6 +103,11 @@ internal sealed class InMemoryUploadDataStore : IUploadDataStore, IUploadDataCon
         {
             lock (blob)
             {
+                if (blob.Fence > fencingToken)
+                {
+                    return ValueTask.FromException(Superseded(key, blob.Fence, fencingToken));
+                }
+
                 var end = checked((int)(Position + data.Length));
                 if (blob.Buffer.Length < end)
                 {
