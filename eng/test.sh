@@ -8,7 +8,7 @@
 #   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh),
 #   5. runs the crash soak in its short mode (tools/ResumableUpload.Soak, about a minute), then the cluster soak in its
 #      short mode (three sample instances behind nginx on Redis + Swift S3, SIGKILL and SIGSTOP/SIGCONT of instances,
-#      restarts of Redis and Swift mid-upload; about a minute and a half),
+#      restarts of Redis and Swift mid-upload; about two and a half minutes),
 #   6. runs the benchmark suite in its smoke mode (eng/bench.sh --smoke: every scenario and protocol with a few
 #      MiB, checking what was stored; no timing assertions), so the load tool cannot rot.
 # Ends with one summary line "tests: N passed, M failed" and exits non-zero when anything failed.
