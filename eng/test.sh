@@ -7,8 +7,8 @@
 #   3. runs every test project (unit, protocol, browser end-to-end),
 #   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh),
 #   5. runs the crash soak in its short mode (tools/ResumableUpload.Soak, about a minute), then the cluster soak in its
-#      short mode (three sample instances behind nginx on Redis + Swift S3, SIGKILL and SIGSTOP/SIGCONT of instances,
-#      restarts of Redis and Swift mid-upload; about two and a half minutes),
+#      short mode (three sample instances behind nginx on PostgreSQL + Azurite, SIGKILL and SIGSTOP/SIGCONT of instances,
+#      restarts of PostgreSQL and Azurite mid-upload; about two minutes),
 #   6. runs the benchmark suite in its smoke mode (eng/bench.sh --smoke: every scenario and protocol with a few
 #      MiB, checking what was stored; no timing assertions), so the load tool cannot rot.
 # Ends with one summary line "tests: N passed, M failed" and exits non-zero when anything failed.
@@ -16,7 +16,7 @@
 # Long mode (`bash eng/test.sh --long`, or SOAK_LONG=1): the same, but both soaks run in their long mode: the
 # single-server soak for 600 s, and the cluster soak for 600 s with each store combination (Redis + Swift S3, then
 # PostgreSQL + Azurite): about 40 minutes more. SOAK_SEED fixes the soaks' seed; SOAK_CLUSTER picks the short cluster
-# soak's combination (redis-s3, the default, or postgresql-azureblob).
+# soak's combination (postgresql-azureblob, the default, or redis-s3).
 set -euo pipefail
 
 SOAK_MODE=short
@@ -116,7 +116,7 @@ dotnet run --project tools/ResumableUpload.Soak -c "$CONFIGURATION" --no-build -
 SOAK_EXIT=$?
 set -e
 
-if [[ $SOAK_MODE == long ]]; then CLUSTER="all"; else CLUSTER="${SOAK_CLUSTER:-redis-s3}"; fi
+if [[ $SOAK_MODE == long ]]; then CLUSTER="all"; else CLUSTER="${SOAK_CLUSTER:-postgresql-azureblob}"; fi
 log "cluster soak ($CLUSTER, $SOAK_MODE mode): three instances behind nginx; SIGKILL and SIGSTOP/SIGCONT of instances, state and data server restarts mid-upload"
 set +e
 dotnet run --project tools/ResumableUpload.Soak -c "$CONFIGURATION" --no-build -- --mode "$SOAK_MODE" --configuration "$CONFIGURATION" --seed "${SOAK_SEED:-20261126}" --cluster "$CLUSTER"
