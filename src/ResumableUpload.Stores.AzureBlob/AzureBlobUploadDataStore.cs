@@ -15,6 +15,9 @@ namespace ResumableUpload.Stores.AzureBlob;
 /// and a full buffer does too); the block ids say which writer staged which byte range (<see cref="BlockId"/>), so the
 /// block list alone tells any app instance where an upload stands. <see cref="CompleteAsync"/> commits the chain of
 /// blocks from 0 to the upload's length; until then the blob is not visible to readers and holds uncommitted blocks only.
+/// Under a lease, block ids carry the fencing token: the newest lease's blocks win, and a writer or a completion of an
+/// older lease that finds a newer token's block is refused (<see cref="UploadLeaseLostException"/>). Once committed, the
+/// blob is kept: a writer opened above 0 is positioned at its end (sealed) and a repeated completion changes nothing.
 /// </summary>
 internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataConcatenation
 {
@@ -47,8 +50,19 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
     public async ValueTask<IUploadDataWriter> OpenWriterAsync(string key, long offset, long? expectedLength, long fencingToken, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(fencingToken);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(fencingToken, BlockId.MaxToken);
         var blob = await BlobAsync(key, cancellationToken).ConfigureAwait(false);
-        var (blocks, exists) = await GetBlocksAsync(blob, cancellationToken).ConfigureAwait(false);
+        var (blocks, exists, committedLength) = await ListBlocksAsync(blob, cancellationToken).ConfigureAwait(false);
+        ThrowIfSuperseded(blob, blocks, fencingToken);
+        if (offset > 0 && committedLength is long sealedLength && sealedLength >= offset)
+        {
+            // Committed before, but the completion was not recorded (the state store failed, or the lease was lost right
+            // after): the committed bytes are kept and the engine records the completion.
+            Log.SealedKept(_logger, blob.Name, sealedLength, offset);
+            return new SealedWriter(sealedLength);
+        }
+
         var generation = blocks.Count == 0 ? 1 : blocks.Max(b => b.Generation) + 1;
         if (generation > BlockId.MaxGeneration)
         {
@@ -86,7 +100,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
 
         // A small upload of known length needs no full-size buffer: a block is never larger than what is left.
         var capacity = expectedLength is { } total && total > position ? (int)Math.Min(_blockSize, total - position) : _blockSize;
-        return new Writer(blob, generation, _time.GetUtcNow().ToUnixTimeMilliseconds(), position, capacity);
+        return new Writer(blob, generation, fencingToken > 0 ? 0 : _time.GetUtcNow().ToUnixTimeMilliseconds(), fencingToken, position, capacity);
     }
 
     public async ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
@@ -106,7 +120,15 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         var blob = await BlobAsync(key, cancellationToken).ConfigureAwait(false);
-        var (blocks, _) = await GetBlocksAsync(blob, cancellationToken).ConfigureAwait(false);
+        var (blocks, _, committedLength) = await ListBlocksAsync(blob, cancellationToken).ConfigureAwait(false);
+        ThrowIfSuperseded(blob, blocks, fencingToken);
+        if (committedLength == length)
+        {
+            // Committed before (a retry, or the completion of sealed bytes that was not recorded): nothing to do. A start
+            // from 0 discards a committed blob, so one that exists is this upload's.
+            return;
+        }
+
         var chain = BlockId.Chain(blocks);
         var (count, end) = BlockId.PrefixAtOrBefore(chain, length);
         if (end != length)
@@ -183,6 +205,13 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
     /// <summary>Every block of the blob that this store named (committed and uncommitted), and whether the service knows the blob at all.</summary>
     internal static async ValueTask<(List<BlockId> Blocks, bool Exists)> GetBlocksAsync(BlockBlobClient blob, CancellationToken cancellationToken)
     {
+        var (blocks, exists, _) = await ListBlocksAsync(blob, cancellationToken).ConfigureAwait(false);
+        return (blocks, exists);
+    }
+
+    /// <summary>As <see cref="GetBlocksAsync"/>, plus the committed length (<see langword="null"/> while nothing is committed).</summary>
+    private static async ValueTask<(List<BlockId> Blocks, bool Exists, long? CommittedLength)> ListBlocksAsync(BlockBlobClient blob, CancellationToken cancellationToken)
+    {
         BlockList list;
         try
         {
@@ -190,8 +219,11 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         }
         catch (RequestFailedException ex) when (IsBlobNotFound(ex))
         {
-            return ([], false);
+            return ([], false, null);
         }
+
+        var committedBlocks = (list.CommittedBlocks ?? []).ToList();
+        var committed = committedBlocks.Count > 0 ? committedBlocks.Sum(b => b.SizeLong) : (long?)null;
 
         var blocks = new List<BlockId>();
         foreach (var block in (list.CommittedBlocks ?? []).Concat(list.UncommittedBlocks ?? []))
@@ -202,7 +234,16 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
             }
         }
 
-        return (blocks, true);
+        return (blocks, true, committed);
+    }
+
+    /// <summary>Refuses a writer (or a completion) of a lease older than a block's. Token 0 (no leases) is never fenced.</summary>
+    private static void ThrowIfSuperseded(BlockBlobClient blob, List<BlockId> blocks, long fencingToken)
+    {
+        if (fencingToken > 0 && blocks.Count > 0 && blocks.Max(b => b.Token) is var newest && newest > fencingToken)
+        {
+            throw new UploadLeaseLostException($"The upload's blob '{blob.Name}' holds blocks of fencing token {newest}, newer than this writer's {fencingToken}; nothing was changed.");
+        }
     }
 
     private static async ValueTask DiscardAsync(BlockBlobClient blob, CancellationToken cancellationToken)
@@ -253,17 +294,19 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         private readonly BlockBlobClient _blob;
         private readonly long _generation;
         private readonly long _openedAt;
+        private readonly long _token;
         private readonly uint _nonce;
         private readonly int _capacity;
         private byte[]? _buffer;
         private int _buffered;
         private long _staged;
 
-        public Writer(BlockBlobClient blob, long generation, long openedAt, long position, int capacity)
+        public Writer(BlockBlobClient blob, long generation, long openedAt, long token, long position, int capacity)
         {
             _blob = blob;
             _generation = generation;
             _openedAt = openedAt;
+            _token = token;
             _nonce = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(4));
             _staged = position;
             _capacity = capacity;
@@ -306,7 +349,7 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
         private async ValueTask StageAsync(CancellationToken cancellationToken)
         {
             ObjectDisposedException.ThrowIf(_buffer is null, this);
-            var id = new BlockId(_generation, _openedAt, _nonce, _staged, _buffered);
+            var id = new BlockId(_generation, _openedAt, _nonce, _staged, _buffered) { Token = _token };
             using (var content = new MemoryStream(_buffer, 0, _buffered, writable: false))
             {
                 await _blob.StageBlockAsync(id.Encode(), content, options: null, cancellationToken).ConfigureAwait(false);
@@ -315,5 +358,18 @@ internal sealed class AzureBlobUploadDataStore : IUploadDataStore, IUploadDataCo
             _staged += _buffered;
             _buffered = 0;
         }
+    }
+
+    /// <summary>The writer of a committed blob: positioned at its end, it takes no more.</summary>
+    private sealed class SealedWriter(long length) : IUploadDataWriter
+    {
+        public long Position => length;
+
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+            => data.IsEmpty ? ValueTask.CompletedTask : ValueTask.FromException(new InvalidOperationException("The upload's blob is committed; it takes no more bytes."));
+
+        public ValueTask FlushAsync(bool toDisk, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

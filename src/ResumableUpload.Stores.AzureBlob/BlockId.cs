@@ -5,20 +5,29 @@ namespace ResumableUpload.Stores.AzureBlob;
 
 /// <summary>
 /// A staged block of an upload's block blob, named by what it holds: the writer that staged it and the byte range it
-/// covers. A writer is a generation (one more than any generation the blob held when that writer opened), the time it
-/// opened (Unix milliseconds: orders two writers that saw the same blocks, as a writer whose lease expired before it
-/// staged anything and its successor would) and a random nonce (so two writers never share an id). Every id is the
-/// Base64 of <c>ru2.{generation:D8}.{openedAt:D13}.{nonce:x8}.{start:D15}.{length:D10}</c> (62 bytes), so all ids of
-/// a blob have the same length (the service requires it, and allows 64 bytes) and the block list alone tells where
-/// each block belongs.
+/// covers. A writer is a generation (one more than any generation the blob held when that writer opened), the fencing
+/// token of its lease, or without leases the time it opened (Unix milliseconds), and a random nonce (so two writers
+/// never share an id). Every id is the Base64 of 62 bytes, so all ids of a blob have the same length (the service
+/// requires it, and allows 64 bytes) and the block list alone tells where each block belongs:
+/// <list type="bullet">
+/// <item><c>ru3.{generation:D8}.{token:x13}.{nonce:x8}.{start:D15}.{length:D10}</c> under a lease (<see cref="Token"/> &gt; 0);</item>
+/// <item><c>ru2.{generation:D8}.{openedAt:D13}.{nonce:x8}.{start:D15}.{length:D10}</c> without one (token 0, one instance).</item>
+/// </list>
 /// </summary>
 internal readonly record struct BlockId(long Generation, long OpenedAt, uint Nonce, long Start, long Length)
 {
-    private const string Tag = "ru2";
+    private const string ClockTag = "ru2";
+    private const string TokenTag = "ru3";
     private const int TextLength = 3 + 1 + 8 + 1 + 13 + 1 + 8 + 1 + 15 + 1 + 10;
 
     /// <summary>The highest generation an id can hold.</summary>
     public const long MaxGeneration = 99_999_999;
+
+    /// <summary>The highest fencing token an id can hold (13 hexadecimal digits: 2^52 - 1, microseconds until the year 2112).</summary>
+    public const long MaxToken = 0xF_FFFF_FFFF_FFFF;
+
+    /// <summary>The fencing token of the writer's lease, or 0 without leases (then <see cref="OpenedAt"/> orders writers).</summary>
+    public long Token { get; init; }
 
     /// <summary>The offset just past the block's last byte.</summary>
     public long End => Start + Length;
@@ -26,7 +35,9 @@ internal readonly record struct BlockId(long Generation, long OpenedAt, uint Non
     /// <summary>The Base64 id the service stores.</summary>
     public string Encode()
     {
-        var text = string.Create(CultureInfo.InvariantCulture, $"{Tag}.{Generation:D8}.{OpenedAt:D13}.{Nonce:x8}.{Start:D15}.{Length:D10}");
+        var text = Token > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{TokenTag}.{Generation:D8}.{Token:x13}.{Nonce:x8}.{Start:D15}.{Length:D10}")
+            : string.Create(CultureInfo.InvariantCulture, $"{ClockTag}.{Generation:D8}.{OpenedAt:D13}.{Nonce:x8}.{Start:D15}.{Length:D10}");
         return Convert.ToBase64String(Encoding.ASCII.GetBytes(text));
     }
 
@@ -47,13 +58,15 @@ internal readonly record struct BlockId(long Generation, long OpenedAt, uint Non
 
         var text = Encoding.ASCII.GetString(bytes[..written]);
         var parts = text.Split('.');
-        if (parts.Length != 6 || parts[0] != Tag || parts[1].Length != 8 || parts[2].Length != 13 || parts[3].Length != 8 || parts[4].Length != 15 || parts[5].Length != 10)
+        var fenced = parts.Length == 6 && parts[0] == TokenTag;
+        if (parts.Length != 6 || (parts[0] != ClockTag && !fenced) || parts[1].Length != 8 || parts[2].Length != 13 || parts[3].Length != 8 || parts[4].Length != 15 || parts[5].Length != 10)
         {
             return false;
         }
 
         if (!long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var generation)
-            || !long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var openedAt)
+            || !long.TryParse(parts[2], fenced ? NumberStyles.AllowHexSpecifier : NumberStyles.None, CultureInfo.InvariantCulture, out var openedAtOrToken)
+            || (fenced && openedAtOrToken <= 0)
             || !uint.TryParse(parts[3], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var nonce)
             || !long.TryParse(parts[4], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
             || !long.TryParse(parts[5], NumberStyles.None, CultureInfo.InvariantCulture, out var length)
@@ -62,15 +75,19 @@ internal readonly record struct BlockId(long Generation, long OpenedAt, uint Non
             return false;
         }
 
-        block = new BlockId(generation, openedAt, nonce, start, length);
+        block = fenced
+            ? new BlockId(generation, 0, nonce, start, length) { Token = openedAtOrToken }
+            : new BlockId(generation, openedAtOrToken, nonce, start, length);
         return true;
     }
 
     /// <summary>
     /// The blocks that hold the upload's bytes, in order from offset 0 and without gaps. A writer opened at offset P
     /// discards every byte from P on, and it stages its blocks contiguously from P; so, taking writers from the newest
-    /// (highest generation, then latest opening, then nonce) down, each contributes only the blocks below the start of
-    /// every newer writer. Blocks of writers that
+    /// down, each contributes only the blocks below the start of every newer writer. The newest is the one with the
+    /// highest fencing token (whatever its generation or instance clock: a writer of an older lease that opened late
+    /// still loses), then the highest generation, then, without leases (one instance, one clock), the latest opening,
+    /// then the nonce. Blocks of writers that
     /// lost that way (a writer that died before its offset was published, or a stale one after a newer writer took over)
     /// are left out, as are blocks past the first gap.
     /// </summary>
@@ -78,7 +95,8 @@ internal readonly record struct BlockId(long Generation, long OpenedAt, uint Non
     {
         var cutoff = long.MaxValue;
         var kept = new List<BlockId>();
-        foreach (var writer in blocks.GroupBy(b => (b.Generation, b.OpenedAt, b.Nonce)).OrderByDescending(g => g.Key.Generation).ThenByDescending(g => g.Key.OpenedAt).ThenByDescending(g => g.Key.Nonce))
+        foreach (var writer in blocks.GroupBy(b => (b.Token, b.Generation, b.OpenedAt, b.Nonce))
+                     .OrderByDescending(g => g.Key.Token).ThenByDescending(g => g.Key.Generation).ThenByDescending(g => g.Key.OpenedAt).ThenByDescending(g => g.Key.Nonce))
         {
             var writerStart = long.MaxValue;
             foreach (var block in writer)

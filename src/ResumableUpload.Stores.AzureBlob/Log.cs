@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(1004, LogLevel.Warning, "Upload blob {BlobName} holds fewer bytes ({Held}) than its published offset ({Offset}); the engine will lower the offset.", EventName = "AzureBlobShorterThanPublished")]
     public static partial void ShorterThanPublished(ILogger logger, string blobName, long held, long offset);
+
+    [LoggerMessage(1005, LogLevel.Information, "Upload blob {BlobName} was committed ({Length} bytes) but reopened at {Offset}: the committed bytes are kept, and the completion is recorded.", EventName = "AzureBlobSealedKept")]
+    public static partial void SealedKept(ILogger logger, string blobName, long length, long offset);
 }

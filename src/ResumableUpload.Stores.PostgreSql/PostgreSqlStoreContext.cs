@@ -25,6 +25,7 @@ internal sealed class PostgreSqlStoreContext : IAsyncDisposable, IDisposable
             ["schema"] = options.Schema,
             ["records_table"] = options.RecordsTable,
             ["records_expiry_index"] = options.RecordsTable + "_expires_at_idx",
+            ["records_deleted_index"] = options.RecordsTable + "_deleted_at_idx",
             ["leases_table"] = options.LeasesTable,
             ["fencing_sequence"] = options.LeasesTable + "_token_seq",
             ["migrations_table"] = options.RecordsTable + "_migrations",

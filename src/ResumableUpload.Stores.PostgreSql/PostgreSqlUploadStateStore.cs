@@ -10,7 +10,10 @@ namespace ResumableUpload.Stores.PostgreSql;
 /// <summary>
 /// Upload records in one PostgreSQL table, one row per upload. A save is one <c>INSERT ... ON CONFLICT DO UPDATE</c>
 /// statement (atomic: readers see the old row or the new one) that refuses a record whose fencing token is lower than
-/// the stored one, so a holder that lost its lease cannot publish over the holder after it.
+/// the stored one, so a holder that lost its lease cannot publish over the holder after it. A fenced delete leaves the
+/// row behind as a tombstone (<c>deleted_at</c> set; migration 002) that keeps the deleting holder's token, so an older
+/// holder can neither claim nor re-create the upload; readers skip tombstones, and the expiry sweep prunes them after
+/// <see cref="DeletedFenceRetention"/>.
 /// </summary>
 internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
 {
@@ -24,12 +27,16 @@ internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
     private readonly string _claim;
     private readonly string _tokenOf;
     private readonly string _expired;
+    private readonly string _prune;
+
+    /// <summary>How long a deleted record's tombstone is kept (longer than any holder could stay paused), as in the Redis store.</summary>
+    internal static readonly TimeSpan DeletedFenceRetention = TimeSpan.FromDays(1);
 
     public PostgreSqlUploadStateStore(PostgreSqlStoreContext context)
     {
         _context = context;
         var table = context.Records;
-        _get = $"SELECT {Columns} FROM {table} WHERE key = $1";
+        _get = $"SELECT {Columns} FROM {table} WHERE key = $1 AND deleted_at IS NULL";
         _save =
             $"""
             INSERT INTO {table} AS r ({Columns})
@@ -40,13 +47,31 @@ internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
                 updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at, is_partial = EXCLUDED.is_partial,
                 parts = EXCLUDED.parts, part_references = EXCLUDED.part_references,
                 representation_digest = EXCLUDED.representation_digest, metadata = EXCLUDED.metadata,
-                fencing_token = EXCLUDED.fencing_token
+                fencing_token = EXCLUDED.fencing_token, deleted_at = NULL
             WHERE r.fencing_token <= EXCLUDED.fencing_token
             """;
-        _delete = $"DELETE FROM {table} WHERE key = $1 AND fencing_token <= $2";
-        _claim = $"UPDATE {table} SET fencing_token = $2 WHERE key = $1 AND fencing_token < $2 RETURNING {Columns}";
+
+        // Under a lease the row becomes a tombstone that keeps the deleting holder's token (and nothing the client
+        // sent but its ids); without one (token 0, nothing to fence against) it goes. Returns whether a record (not a
+        // tombstone) was there; no row when the stored token is newer.
+        _delete =
+            $"""
+            WITH target AS (
+                SELECT key, deleted_at IS NULL AS existed FROM {table} WHERE key = $1 AND fencing_token <= $2 FOR UPDATE),
+            removed AS (
+                DELETE FROM {table} r USING target WHERE $2 = 0 AND r.key = target.key RETURNING target.existed),
+            kept AS (
+                UPDATE {table} r SET fencing_token = $2, deleted_at = now(), expires_at = 'infinity', "offset" = 0,
+                    is_completed = false, metadata = json_build_object(), parts = NULL, part_references = NULL, representation_digest = NULL
+                FROM target WHERE $2 > 0 AND r.key = target.key RETURNING target.existed)
+            SELECT existed FROM removed UNION ALL SELECT existed FROM kept
+            """;
+
+        // A tombstone is claimed too (it takes the newer token, so the holder in between is fenced out), but is no record.
+        _claim = $"UPDATE {table} SET fencing_token = $2 WHERE key = $1 AND fencing_token < $2 RETURNING {Columns}, deleted_at IS NOT NULL";
         _tokenOf = $"SELECT fencing_token FROM {table} WHERE key = $1";
-        _expired = $"SELECT {Columns} FROM {table} WHERE expires_at <= $1 ORDER BY expires_at";
+        _expired = $"SELECT {Columns} FROM {table} WHERE expires_at <= $1 AND deleted_at IS NULL ORDER BY expires_at";
+        _prune = $"DELETE FROM {table} WHERE deleted_at IS NOT NULL AND deleted_at < now() - $1";
     }
 
     public async ValueTask<UploadRecord?> GetAsync(string key, CancellationToken cancellationToken)
@@ -104,7 +129,7 @@ internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
             await using var readerScope = reader.ConfigureAwait(false);
             if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                return Read(reader);
+                return reader.GetBoolean(15) ? null : Read(reader);
             }
         }
 
@@ -127,9 +152,9 @@ internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
         {
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key, NpgsqlDbType = NpgsqlDbType.Text });
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = fencingToken, NpgsqlDbType = NpgsqlDbType.Bigint });
-            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0)
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is bool existed)
             {
-                return true;
+                return existed;
             }
         }
 
@@ -153,6 +178,8 @@ internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
 
     public async IAsyncEnumerable<UploadRecord> GetExpiredAsync(DateTimeOffset now, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        // The expiry sweep is the periodic job, so it prunes the tombstones that are past their retention too.
+        await PruneTombstonesAsync(cancellationToken).ConfigureAwait(false);
         var command = _context.DataSource.CreateCommand(_expired);
         await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
@@ -162,6 +189,15 @@ internal sealed class PostgreSqlUploadStateStore : IUploadStateStore
         {
             yield return Read(reader);
         }
+    }
+
+    /// <summary>Removes the tombstones older than <see cref="DeletedFenceRetention"/> (by the database's clock).</summary>
+    internal async ValueTask<int> PruneTombstonesAsync(CancellationToken cancellationToken)
+    {
+        var command = _context.DataSource.CreateCommand(_prune);
+        await using var commandScope = command.ConfigureAwait(false);
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = DeletedFenceRetention, NpgsqlDbType = NpgsqlDbType.Interval });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static object ToJson(IReadOnlyList<string>? values)

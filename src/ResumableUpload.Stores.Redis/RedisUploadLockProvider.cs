@@ -11,25 +11,32 @@ namespace ResumableUpload.Stores.Redis;
 /// <summary>
 /// One writer per upload across every instance that shares the Redis database. A lock is the key
 /// <c>{prefix}lock:{key}</c> holding its holder's fencing token, set with <c>NX</c> and the lease duration as its
-/// expiry; tokens come from one counter (<c>INCR</c>, never reset), so every grant carries a larger token than any
-/// before it. The holder renews the lease every third of its duration; a holder that dies loses the lock when the
+/// expiry; tokens come from one counter (<c>INCR</c>) that never falls behind the server's clock in microseconds, so
+/// every grant carries a larger token than any before it, also after Redis lost or rolled back the counter. The holder renews the lease every third of its duration; a holder that dies loses the lock when the
 /// lease runs out. Releases and renewals compare the token first, so they never touch a later holder's lock.
 /// </summary>
 internal sealed class RedisUploadLockProvider : IUploadLockProvider, IUploadLockHandover, IAsyncDisposable
 {
     // KEYS[1] lock, KEYS[2] fencing counter, KEYS[3] handover flag; ARGV[1] lease (ms).
-    // Returns the new token, or nil when the lock is held. A missing counter (a Redis that lost its data) starts at
-    // the server's clock in microsecond units, so its tokens stay above the ones handed out before.
+    // Returns the new token, or nil when the lock is held. The token is the larger of the counter plus one and the
+    // server's clock in microseconds (TIME), and the counter is set to it: a counter that was lost (a restart without
+    // persistence, a flush) or rolled back (a failover to a replica that lagged, a restored snapshot) still hands out
+    // tokens above every earlier one, as long as the servers' clocks moved forward since (a token is at least the
+    // clock reading of its grant, and grants come nowhere near one per microsecond). Lua numbers are doubles: exact up
+    // to 2^53, about 285 years of microseconds since 1970.
     private const string AcquireScript = """
         if redis.call('EXISTS', KEYS[1]) == 1 then
           return false
         end
-        if redis.call('EXISTS', KEYS[2]) == 0 then
-          local now = redis.call('TIME')
-          redis.call('SET', KEYS[2], now[1] .. string.format('%06d', tonumber(now[2])))
+        local now = redis.call('TIME')
+        local clock = now[1] .. string.format('%06d', tonumber(now[2]))
+        local token = redis.call('INCR', KEYS[2])
+        if tonumber(clock) > token then
+          redis.call('SET', KEYS[2], clock)
+          token = clock
+        else
+          token = string.format('%d', token)
         end
-        redis.call('INCR', KEYS[2])
-        local token = redis.call('GET', KEYS[2])
         redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
         redis.call('DEL', KEYS[3])
         return token

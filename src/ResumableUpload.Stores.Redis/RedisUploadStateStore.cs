@@ -18,6 +18,8 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
 {
     private const int ExpiredPageSize = 256;
     private static readonly RedisValue RecordField = "record";
+    private static readonly RedisValue FenceField = "fence";
+    private static readonly RedisValue[] RecordAndFence = [RecordField, FenceField];
 
     // KEYS[1] record hash, KEYS[2] expiry index; ARGV[1] fencing token, ARGV[2] record JSON, ARGV[3] expiry score,
     // ARGV[4] upload key. Returns nil when saved, or the stored (newer) token when the record is refused.
@@ -53,17 +55,22 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
         """;
 
     // KEYS[1] record hash; ARGV[1] the new lease's fencing token. Returns {1, record JSON} when claimed, {2} when there is
-    // no record (nothing stored), {0, stored token} when the stored token is not lower (nothing changed).
+    // no record, {0, stored token} when the stored token is not lower (nothing changed). Strictly greater: two grants
+    // never share a token, so an equal one is a replay, not a new holder. A deleted record's tombstone (the hash with
+    // only its 'fence', expiring) takes the new token too and keeps its expiry; a key that never had a record gets no
+    // hash (a probe for an unknown upload leaves nothing behind).
     private const string ClaimScript = """
         local stored = redis.call('HGET', KEYS[1], 'fence')
         if stored and tonumber(stored) >= tonumber(ARGV[1]) then
           return {0, stored}
         end
+        if stored then
+          redis.call('HSET', KEYS[1], 'fence', ARGV[1])
+        end
         local record = redis.call('HGET', KEYS[1], 'record')
         if not record then
           return {2}
         end
-        redis.call('HSET', KEYS[1], 'fence', ARGV[1])
         return {1, record}
         """;
 
@@ -89,8 +96,8 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
         ArgumentException.ThrowIfNullOrEmpty(key);
         cancellationToken.ThrowIfCancellationRequested();
         var database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var json = await database.HashGetAsync(_keys.Record(key), RecordField).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return Deserialize(key, json);
+        var fields = await database.HashGetAsync(_keys.Record(key), RecordAndFence).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return Deserialize(key, fields);
     }
 
     public async ValueTask SaveAsync(UploadRecord record, CancellationToken cancellationToken)
@@ -171,10 +178,10 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
             }
 
             // Sent together: the multiplexer pipelines them in one round trip.
-            var reads = new Task<RedisValue>[keys.Length];
+            var reads = new Task<RedisValue[]>[keys.Length];
             for (var i = 0; i < keys.Length; i++)
             {
-                reads[i] = database.HashGetAsync(_keys.Record(keys[i].ToString()), RecordField);
+                reads[i] = database.HashGetAsync(_keys.Record(keys[i].ToString()), RecordAndFence);
             }
 
             await Task.WhenAll(reads).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -197,6 +204,16 @@ internal sealed class RedisUploadStateStore : IUploadStateStore
 
     /// <summary>A time as the index scores it: whole Unix milliseconds, rounded down (exact in a double).</summary>
     internal static double Score(DateTimeOffset value) => value.ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// The record of <c>[record, fence]</c>, with the 'fence' field as its token: a claim changes only that field
+    /// (rewriting the JSON in Lua would not keep it byte for byte), so it is the authority.
+    /// </summary>
+    private UploadRecord? Deserialize(string key, RedisValue[] fields)
+    {
+        var record = Deserialize(key, fields[0]);
+        return record is not null && fields[1].TryParse(out long fence) && fence != record.FencingToken ? record with { FencingToken = fence } : record;
+    }
 
     private UploadRecord? Deserialize(string key, RedisValue json)
     {

@@ -17,15 +17,32 @@ namespace ResumableUpload.Stores.S3;
 /// </summary>
 /// <remarks>
 /// Layout for key <c>K</c> under prefix <c>P</c>: the finished object <c>P K</c>; while unfinished,
-/// <c>P K/upload</c> (the multipart upload's id) and <c>P K/tail-{start:D20}-{end:D20}</c> (bytes [start, end), where
-/// start is the end of the parts it follows). A writer keeps the tails of its last two flushes, so it can be reopened
-/// at either (the engine may have published only the earlier one); parts ending beyond the reopened position are left
-/// out of the completion and overwritten by the next parts.
+/// <c>P K/upload</c> (the multipart upload's id) and <c>P K/tail-{start:D20}-{end:D20}-{chain}-{token:D20}</c> (bytes
+/// [start, end), where start is the end of the parts it follows, written under lease <c>token</c>). A writer keeps the
+/// tails of its last two flushes, so it can be reopened at either (the engine may have published only the earlier
+/// one); parts ending beyond the reopened position are left out of the completion and overwritten by the next parts.
+/// <para>
+/// Fencing: a writer opened under a lease (token above 0) first refuses to go on when the upload holds a tail or a
+/// fence of a newer token (<see cref="UploadLeaseLostException"/>), then leaves <c>P K/fence-{token:D20}</c> (empty) in
+/// place of older fences. The fence outlives completion (until <see cref="DeleteAsync"/>), so a holder of an older lease
+/// that wakes up can neither start the upload over (deleting the finished object), nor complete it, nor reopen it.
+/// Without conditional writes the check and the act are two requests: a stale writer that passed its check a moment
+/// before the newer one wrote its fence is not stopped, and a stale <c>UploadPart</c> of a part number the newer writer
+/// also uploads replaces that part (its ETag then differs from the one the newer writer completes with, so the
+/// completion fails rather than assemble bytes it did not write). The state store's fencing still refuses every
+/// publish of the stale writer.
+/// </para>
+/// <para>
+/// Completion is idempotent and never destroys bytes: once the finished object exists, a writer opened at an offset
+/// above 0 keeps it and is positioned at its end (sealed), and <see cref="CompleteAsync"/> only cleans up. Only a writer
+/// opened at 0 (the client starts over) deletes it.
+/// </para>
 /// </remarks>
 internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatenation
 {
     private const string MarkerName = "upload";
     private const string TailPrefix = "tail-";
+    private const string FencePrefix = "fence-";
     private const long MaximumCopyPartSize = 5L * 1024 * 1024 * 1024;
     private static readonly SearchValues<char> LowercaseHex = SearchValues.Create("0123456789abcdef");
 
@@ -45,22 +62,34 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
     {
         ValidateKey(key);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(fencingToken);
         await _s3.EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
         var partSize = PartSizeFor(expectedLength);
+        var held = await LoadAsync(key, cancellationToken, listParts: offset > 0).ConfigureAwait(false);
+        ThrowIfSuperseded(held, fencingToken);
 
         if (offset > 0)
         {
-            var held = await LoadAsync(key, cancellationToken).ConfigureAwait(false);
+            if (await FinishedLengthAsync(key, cancellationToken).ConfigureAwait(false) is long sealedLength && sealedLength >= offset)
+            {
+                // Completed before, but the completion was not recorded (the state store failed, or the lease was lost
+                // right after): the finished object is kept and the engine records the completion.
+                await FenceAsync(key, held, fencingToken, cancellationToken).ConfigureAwait(false);
+                return new SealedWriter(sealedLength);
+            }
+
             var resolved = Resolve(held, offset);
             if (resolved.Position > 0)
             {
-                return await ReopenAsync(key, held, resolved, partSize, cancellationToken).ConfigureAwait(false);
+                await FenceAsync(key, held, fencingToken, cancellationToken).ConfigureAwait(false);
+                return await ReopenAsync(key, held, resolved, partSize, fencingToken, cancellationToken).ConfigureAwait(false);
             }
         }
 
-        // A fresh start: whatever an earlier upload of this key left goes.
+        // A fresh start: whatever an earlier upload of this key left goes (its fences too: this writer's replaces them).
         await DeleteAsync(key, cancellationToken).ConfigureAwait(false);
-        return new Writer(this, key, uploadId: null, [], position: 0, ArrayPool<byte>.Shared.Rent(partSize), bufferLength: 0, partSize, lastFlushTail: null);
+        await FenceAsync(key, held with { Fences = [] }, fencingToken, cancellationToken).ConfigureAwait(false);
+        return new Writer(this, key, uploadId: null, [], position: 0, ArrayPool<byte>.Shared.Rent(partSize), bufferLength: 0, partSize, lastFlushTail: null, fencingToken);
     }
 
     public async ValueTask<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
@@ -87,16 +116,19 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         await _s3.EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
         var held = await LoadAsync(key, cancellationToken).ConfigureAwait(false);
+        ThrowIfSuperseded(held, fencingToken);
+        if (await FinishedLengthAsync(key, cancellationToken).ConfigureAwait(false) == length)
+        {
+            // Completed before (a retry, the completion of sealed bytes that was not recorded, or a completion that
+            // died before cleaning up): only clean up. A fresh start deletes the finished object, so one that exists
+            // is this upload's.
+            await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var resolved = Resolve(held, length);
         if (resolved.Position != length)
         {
-            if (await FinishedLengthAsync(key, cancellationToken).ConfigureAwait(false) == length)
-            {
-                // Completed before (a retry, or a completion that died before cleaning up): only clean up.
-                await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-
             throw new InvalidOperationException($"The S3 store holds {resolved.Position} bytes of upload {key}, not the {length} to complete it with.");
         }
 
@@ -178,6 +210,11 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         }
 
         await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
+        foreach (var fence in held.Fences)
+        {
+            await DeleteObjectAsync(fence.Key, cancellationToken).ConfigureAwait(false);
+        }
+
         await DeleteObjectAsync(objectKey, cancellationToken).ConfigureAwait(false);
     }
 
@@ -283,8 +320,48 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
     internal string WorkPrefix(string key) => _s3.Options.KeyPrefix + key + "/";
 
     /// <summary>The name of the tail object holding [<paramref name="start"/>, <paramref name="end"/>) after the parts whose fingerprint is <paramref name="chain"/>.</summary>
-    internal string TailKey(string key, long start, long end, string chain)
-        => string.Create(CultureInfo.InvariantCulture, $"{WorkPrefix(key)}{TailPrefix}{start:D20}-{end:D20}-{chain}");
+    internal string TailKey(string key, long start, long end, string chain, long fencingToken)
+        => string.Create(CultureInfo.InvariantCulture, $"{WorkPrefix(key)}{TailPrefix}{start:D20}-{end:D20}-{chain}-{fencingToken:D20}");
+
+    /// <summary>The name of the fence object of lease <paramref name="fencingToken"/>.</summary>
+    internal string FenceKey(string key, long fencingToken)
+        => string.Create(CultureInfo.InvariantCulture, $"{WorkPrefix(key)}{FencePrefix}{fencingToken:D20}");
+
+    /// <summary>Refuses a writer (or a completion) when a newer lease has left a tail or a fence. Token 0 (no leases) is never fenced.</summary>
+    private static void ThrowIfSuperseded(HeldBytes held, long fencingToken)
+    {
+        if (fencingToken <= 0)
+        {
+            return;
+        }
+
+        var newest = held.Tails.Select(t => t.Token).Concat(held.Fences.Select(f => f.Token)).DefaultIfEmpty(0).Max();
+        if (newest > fencingToken)
+        {
+            throw new UploadLeaseLostException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"Upload {held.Key} was written under fencing token {newest}, newer than this writer's {fencingToken}; nothing was changed."));
+        }
+    }
+
+    /// <summary>Leaves this lease's fence and removes older ones (after: there is always one in place).</summary>
+    private async Task FenceAsync(string key, HeldBytes held, long fencingToken, CancellationToken cancellationToken)
+    {
+        if (fencingToken <= 0)
+        {
+            return;
+        }
+
+        if (!held.Fences.Any(f => f.Token == fencingToken))
+        {
+            await PutAsync(FenceKey(key, fencingToken), ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var older in held.Fences.Where(f => f.Token < fencingToken))
+        {
+            await DeleteObjectAsync(older.Key, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>
     /// The fingerprints of the part chains 1..k for k = 0..<paramref name="count"/>: the first 16 hexadecimal digits of
@@ -343,6 +420,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         var prefix = WorkPrefix(key);
         var tails = new List<TailObject>();
         var others = new List<string>();
+        var fences = new List<FenceObject>();
         var markerExists = false;
         string? continuation = null;
         do
@@ -355,9 +433,14 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
                 {
                     markerExists = true;
                 }
-                else if (TryParseTail(name, out var start, out var end, out var chain))
+                else if (TryParseTail(name, out var start, out var end, out var chain, out var token))
                 {
-                    tails.Add(new TailObject(item.Key, start, end, chain));
+                    tails.Add(new TailObject(item.Key, start, end, chain, token));
+                }
+                else if (name.StartsWith(FencePrefix, StringComparison.Ordinal)
+                    && long.TryParse(name.AsSpan(FencePrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var fence))
+                {
+                    fences.Add(new FenceObject(item.Key, fence));
                 }
                 else
                 {
@@ -389,7 +472,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
             }
         }
 
-        return new HeldBytes(key, prefix + MarkerName, markerExists, uploadId, parts, tails, others);
+        return new HeldBytes(key, prefix + MarkerName, markerExists, uploadId, parts, tails, others, fences);
     }
 
     private async Task ListPartsAsync(string objectKey, string uploadId, List<PartInfo> parts, CancellationToken cancellationToken)
@@ -445,7 +528,8 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
 
         Resolution? best = null;
         Resolution? furthest = null;
-        foreach (var tail in held.Tails.OrderBy(t => t.End))
+        // Of two tails ending at the offset, the newer lease's wins (it comes last).
+        foreach (var tail in held.Tails.OrderBy(t => t.End).ThenBy(t => t.Token))
         {
             if (!chainOf.TryGetValue(tail.Start, out var k) || fingerprints[k] != tail.Chain)
             {
@@ -468,7 +552,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         return best ?? furthest ?? new Resolution(0, 0, null, 0);
     }
 
-    private async Task<IUploadDataWriter> ReopenAsync(string key, HeldBytes held, Resolution resolved, int partSize, CancellationToken cancellationToken)
+    private async Task<IUploadDataWriter> ReopenAsync(string key, HeldBytes held, Resolution resolved, int partSize, long fencingToken, CancellationToken cancellationToken)
     {
         var tailLength = (int)(resolved.Position - resolved.ChainEnd);
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(partSize, tailLength));
@@ -480,13 +564,13 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
             if (tail.End != resolved.Position)
             {
                 // Truncated by rewriting, before the longer one (holding unpublished bytes) goes.
-                kept = TailKey(key, resolved.ChainEnd, resolved.Position, tail.Chain);
+                kept = TailKey(key, resolved.ChainEnd, resolved.Position, tail.Chain, fencingToken);
                 await PutAsync(kept, buffer.AsMemory(0, tailLength), cancellationToken).ConfigureAwait(false);
             }
 
             await DeleteWorkObjectsAsync(held, keep: kept, cancellationToken, keepMarker: true).ConfigureAwait(false);
             var parts = held.Parts.Take(resolved.ChainLength).ToList();
-            return new Writer(this, key, held.UploadId, parts, resolved.Position, buffer, tailLength, partSize, kept);
+            return new Writer(this, key, held.UploadId, parts, resolved.Position, buffer, tailLength, partSize, kept, fencingToken);
         }
         catch
         {
@@ -608,7 +692,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         }
     }
 
-    /// <summary>Deletes the tails (but <paramref name="keep"/>), unknown leftovers and, unless kept, the marker. One request each: no batch delete.</summary>
+    /// <summary>Deletes the tails (but <paramref name="keep"/>), unknown leftovers and, unless kept, the marker; never the fences. One request each: no batch delete.</summary>
     private async Task DeleteWorkObjectsAsync(HeldBytes held, string? keep, CancellationToken cancellationToken, bool keepMarker = false)
     {
         foreach (var tail in held.Tails)
@@ -635,9 +719,10 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(bytes.ToArray(), writable: false);
 
-    private static bool TryParseTail(string name, out long start, out long end, out string chain)
+    /// <summary>Reads a tail's name; one without a token (written before tokens were part of the name) counts as token 0.</summary>
+    private static bool TryParseTail(string name, out long start, out long end, out string chain, out long token)
     {
-        start = end = 0;
+        start = end = token = 0;
         chain = string.Empty;
         if (!name.StartsWith(TailPrefix, StringComparison.Ordinal))
         {
@@ -645,11 +730,12 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         }
 
         var fields = name[TailPrefix.Length..].Split('-');
-        if (fields.Length != 3
+        if (fields.Length is not (3 or 4)
             || !long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out start)
             || !long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out end)
             || start > end
-            || fields[2].Length != 16)
+            || fields[2].Length != 16
+            || (fields.Length == 4 && !long.TryParse(fields[3], NumberStyles.None, CultureInfo.InvariantCulture, out token)))
         {
             return false;
         }
@@ -660,9 +746,11 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
 
     internal sealed record PartInfo(int Number, long Size, string ETag);
 
-    internal sealed record TailObject(string Key, long Start, long End, string Chain);
+    internal sealed record TailObject(string Key, long Start, long End, string Chain, long Token);
 
-    internal sealed record HeldBytes(string Key, string MarkerKey, bool MarkerExists, string? UploadId, List<PartInfo> Parts, List<TailObject> Tails, List<string> Others);
+    internal sealed record FenceObject(string Key, long Token);
+
+    internal sealed record HeldBytes(string Key, string MarkerKey, bool MarkerExists, string? UploadId, List<PartInfo> Parts, List<TailObject> Tails, List<string> Others, List<FenceObject> Fences);
 
     /// <summary>Parts 1..<paramref name="ChainLength"/> (ending at <paramref name="ChainEnd"/>), then <paramref name="Tail"/>'s bytes up to <paramref name="Position"/>.</summary>
     internal sealed record Resolution(int ChainLength, long ChainEnd, TailObject? Tail, long Position);
@@ -680,14 +768,16 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         private readonly int _partSize;
         private readonly HashSet<string> _tails = new(StringComparer.Ordinal);
         private readonly IncrementalHash _chain = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly long _fencingToken;
         private string? _uploadId;
         private byte[]? _buffer;
         private int _bufferLength;
         private long _lastFlushPosition;
         private string? _lastFlushTail;
 
-        public Writer(S3UploadDataStore store, string key, string? uploadId, List<PartInfo> parts, long position, byte[] buffer, int bufferLength, int partSize, string? lastFlushTail)
+        public Writer(S3UploadDataStore store, string key, string? uploadId, List<PartInfo> parts, long position, byte[] buffer, int bufferLength, int partSize, string? lastFlushTail, long fencingToken)
         {
+            _fencingToken = fencingToken;
             _store = store;
             _key = key;
             _uploadId = uploadId;
@@ -740,7 +830,7 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
 
             // Once S3 acknowledged a PUT the bytes are durable: toDisk asks for nothing more. The tail is written even
             // when empty (a part ended here): it names the chain of parts this position follows.
-            var tail = _store.TailKey(_key, PartsEnd, Position, Fingerprint(_chain));
+            var tail = _store.TailKey(_key, PartsEnd, Position, Fingerprint(_chain), _fencingToken);
             await _store.PutAsync(tail, buffer.AsMemory(0, _bufferLength), cancellationToken).ConfigureAwait(false);
             _tails.Add(tail);
 
@@ -779,5 +869,18 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
             AppendPart(_chain, part);
             _bufferLength = 0;
         }
+    }
+
+    /// <summary>The writer of bytes already sealed in the finished object: positioned at their end, it takes no more.</summary>
+    private sealed class SealedWriter(long length) : IUploadDataWriter
+    {
+        public long Position => length;
+
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+            => data.IsEmpty ? ValueTask.CompletedTask : ValueTask.FromException(new InvalidOperationException("The upload's bytes are sealed in its finished object; it takes no more."));
+
+        public ValueTask FlushAsync(bool toDisk, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

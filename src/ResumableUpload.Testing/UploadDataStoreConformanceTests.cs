@@ -24,6 +24,14 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
     /// <summary>The size at which the store's internal parts or blocks roll over; the tests cross it. 5 MiB (the S3 minimum part) unless overridden.</summary>
     protected virtual int PartSize => 5 * MiB;
 
+    /// <summary>
+    /// How the store treats bytes that <see cref="IUploadDataStore.CompleteAsync"/> sealed when a writer is opened at a
+    /// lower offset (the completion was never recorded). <see langword="false"/> (the default): the store can reopen
+    /// them and truncates to the offset, as the filesystem store does. <see langword="true"/>: it keeps the sealed bytes
+    /// and returns a writer positioned at their end (an object store whose finished object cannot be reopened).
+    /// </summary>
+    protected virtual bool KeepsSealedBytes => false;
+
     /// <summary>A store instance (remembered for disposal).</summary>
     protected Task<IUploadDataStore> StoreAsync() => TrackAsync(CreateStoreAsync);
 
@@ -347,6 +355,99 @@ public abstract class UploadDataStoreConformanceTests : ConformanceTestBase<IUpl
         Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
         var stillThere = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(keys[1], CancellationToken.None));
         Assert.Equal(parts[1], stillThere);
+    }
+
+    /// <summary>Completing twice (the completion was not recorded, so the engine completes again, under a newer lease) changes nothing.</summary>
+    [Fact]
+    public async Task Complete_Twice_IsIdempotent()
+    {
+        var store = await StoreAsync();
+        var key = StoreConformance.NewKey();
+        var expected = StoreConformance.Bytes(PartSize + 777, seed: 21);
+        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, 1, CancellationToken.None))
+        {
+            await WriteInChunksAsync(writer, expected);
+        }
+
+        await store.CompleteAsync(key, expected.Length, 1, CancellationToken.None);
+        await (await StoreAsync()).CompleteAsync(key, expected.Length, 2, CancellationToken.None);
+
+        var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
+        Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
+    }
+
+    /// <summary>
+    /// Bytes completed whose completion was never recorded (the state store failed right after), reopened at the last
+    /// published offset by a newer lease: a store that can reopen them truncates to the offset and takes the rest again;
+    /// a store that keeps sealed bytes returns a writer at their end, and they stay readable and completable. Either
+    /// way the upload ends with the file's bytes.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task OpenWriter_AfterAnUnrecordedCompletion_KeepsTheSealedBytesOrTruncates(int partsBeforePublish)
+    {
+        var store = await StoreAsync();
+        var key = StoreConformance.NewKey();
+        var expected = StoreConformance.Bytes((2 * PartSize) + 4099, seed: 22);
+        var published = Math.Min(expected.Length - 1, (partsBeforePublish * PartSize) / 2);
+        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, 1, CancellationToken.None))
+        {
+            await WriteInChunksAsync(writer, expected.AsMemory(0, published));
+            await WriteInChunksAsync(writer, expected.AsMemory(published));
+        }
+
+        await store.CompleteAsync(key, expected.Length, 1, CancellationToken.None);
+
+        var other = await StoreAsync();
+        await using (var reopened = await other.OpenWriterAsync(key, published, expected.Length, 2, CancellationToken.None))
+        {
+            if (KeepsSealedBytes)
+            {
+                Assert.Equal(expected.Length, reopened.Position);
+            }
+            else
+            {
+                Assert.Equal(published, reopened.Position);
+                await WriteInChunksAsync(reopened, expected.AsMemory(published));
+            }
+        }
+
+        var sealedBytes = await StoreConformance.ReadAllAsync(await other.OpenReadAsync(key, CancellationToken.None));
+        if (KeepsSealedBytes)
+        {
+            Assert.True(expected.AsSpan().SequenceEqual(sealedBytes), "the sealed bytes must stay readable: " + StoreConformance.Describe(expected, sealedBytes));
+        }
+
+        await other.CompleteAsync(key, expected.Length, 2, CancellationToken.None);
+        var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
+        Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
+    }
+
+    /// <summary>A completed upload opened at 0 (the client starts over) starts afresh, also on a store that keeps sealed bytes.</summary>
+    [Fact]
+    public async Task OpenWriter_AtZero_AfterCompletion_StartsAfresh()
+    {
+        var store = await StoreAsync();
+        var key = StoreConformance.NewKey();
+        var first = StoreConformance.Bytes(1500, seed: 23);
+        await using (var writer = await store.OpenWriterAsync(key, 0, first.Length, 1, CancellationToken.None))
+        {
+            await WriteInChunksAsync(writer, first);
+        }
+
+        await store.CompleteAsync(key, first.Length, 1, CancellationToken.None);
+
+        var expected = StoreConformance.Bytes(900, seed: 24);
+        await using (var writer = await store.OpenWriterAsync(key, 0, expected.Length, 2, CancellationToken.None))
+        {
+            Assert.Equal(0, writer.Position);
+            await WriteInChunksAsync(writer, expected);
+        }
+
+        await store.CompleteAsync(key, expected.Length, 2, CancellationToken.None);
+        var actual = await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None));
+        Assert.True(expected.AsSpan().SequenceEqual(actual), StoreConformance.Describe(expected, actual));
     }
 
     /// <summary>

@@ -16,6 +16,12 @@ public abstract class UploadStateStoreConformanceTests : ConformanceTestBase<IUp
     /// <summary>Whether the store enforces <see cref="UploadRecord.FencingToken"/> (refuses to replace a record with one of a lower token).</summary>
     protected virtual bool EnforcesFencing => false;
 
+    /// <summary>
+    /// Whether a fenced <see cref="IUploadStateStore.DeleteAsync"/> leaves a tombstone (the deleting holder's token is
+    /// remembered, so an older holder can neither claim nor re-create the record). Defaults to <see cref="EnforcesFencing"/>.
+    /// </summary>
+    protected virtual bool KeepsTombstones => EnforcesFencing;
+
     private Task<IUploadStateStore> StoreAsync() => TrackAsync(CreateStoreAsync);
 
     /// <summary>An unknown key has no record.</summary>
@@ -234,6 +240,125 @@ public abstract class UploadStateStoreConformanceTests : ConformanceTestBase<IUp
         await store.SaveAsync(record with { Offset = 150 }, CancellationToken.None);
         await store.SaveAsync(record with { FencingToken = 9, Offset = 160 }, CancellationToken.None);
         Assert.Equal(160, (await store.GetAsync(record.Key, CancellationToken.None))!.Offset);
+    }
+
+    /// <summary>Claiming a key without a record returns null (there is nothing to claim yet).</summary>
+    [Fact]
+    public async Task Claim_KeyWithoutRecord_ReturnsNull()
+    {
+        var store = await StoreAsync();
+        Assert.Null(await store.ClaimAsync(StoreConformance.NewKey(), 3, CancellationToken.None));
+    }
+
+    /// <summary>A claim returns the record with the new token, and stores that token (another instance reads it).</summary>
+    [Fact]
+    public async Task Claim_WithANewerToken_ReturnsTheRecordWithTheToken_AndStoresIt()
+    {
+        var store = await StoreAsync();
+        var other = await StoreAsync();
+        var record = StoreConformance.NewRecord() with { FencingToken = 4, Offset = 80 };
+        await store.SaveAsync(record, CancellationToken.None);
+
+        var claimed = await other.ClaimAsync(record.Key, 6, CancellationToken.None);
+
+        Assert.NotNull(claimed);
+        Assert.Equal(6, claimed.FencingToken);
+        Assert.Equal(80, claimed.Offset);
+        Assert.Equal(record.FileId, claimed.FileId);
+        Assert.Equal(6, (await store.GetAsync(record.Key, CancellationToken.None))!.FencingToken);
+    }
+
+    /// <summary>Claims are strictly newer: the same token twice, or a lower one, is refused and changes nothing.</summary>
+    [Theory]
+    [InlineData(6)]
+    [InlineData(5)]
+    public async Task Claim_WithTheStoredOrALowerToken_IsRefusedByAFencingStore(long token)
+    {
+        var store = await StoreAsync();
+        var record = StoreConformance.NewRecord() with { FencingToken = 2, Offset = 10 };
+        await store.SaveAsync(record, CancellationToken.None);
+        Assert.NotNull(await store.ClaimAsync(record.Key, 6, CancellationToken.None));
+        if (!EnforcesFencing)
+        {
+            return;
+        }
+
+        await Assert.ThrowsAsync<UploadLeaseLostException>(async () => await store.ClaimAsync(record.Key, token, CancellationToken.None));
+        var stored = await store.GetAsync(record.Key, CancellationToken.None);
+        Assert.Equal(6, stored!.FencingToken);
+        Assert.Equal(10, stored.Offset);
+    }
+
+    /// <summary>Once a newer holder claimed the record, the older holder can neither save nor delete it; the newer one can.</summary>
+    [Fact]
+    public async Task Claim_ByANewerHolder_FencesOutTheOlderHoldersSaveAndDelete()
+    {
+        var older = await StoreAsync();
+        var newer = await StoreAsync();
+        var record = StoreConformance.NewRecord() with { FencingToken = 7, Offset = 100 };
+        await older.SaveAsync(record, CancellationToken.None);
+        await newer.ClaimAsync(record.Key, 8, CancellationToken.None);
+        if (!EnforcesFencing)
+        {
+            return;
+        }
+
+        await Assert.ThrowsAsync<UploadLeaseLostException>(async () => await older.SaveAsync(record with { Offset = 200 }, CancellationToken.None));
+        await Assert.ThrowsAsync<UploadLeaseLostException>(async () => await older.DeleteAsync(record.Key, 7, CancellationToken.None));
+        Assert.Equal(100, (await newer.GetAsync(record.Key, CancellationToken.None))!.Offset);
+
+        await newer.SaveAsync(record with { FencingToken = 8, Offset = 150 }, CancellationToken.None);
+        Assert.Equal(150, (await older.GetAsync(record.Key, CancellationToken.None))!.Offset);
+        Assert.True(await newer.DeleteAsync(record.Key, 8, CancellationToken.None));
+        Assert.Null(await older.GetAsync(record.Key, CancellationToken.None));
+    }
+
+    /// <summary>A fenced delete leaves a tombstone: a holder with an older token can neither claim nor re-create the record; a newer one can.</summary>
+    [Fact]
+    public async Task Delete_Fenced_LeavesATombstone_ThatRefusesAnOlderClaimOrSave()
+    {
+        var store = await StoreAsync();
+        var other = await StoreAsync();
+        var record = StoreConformance.NewRecord() with { FencingToken = 10, Offset = 64 };
+        await store.SaveAsync(record, CancellationToken.None);
+        Assert.True(await other.DeleteAsync(record.Key, 12, CancellationToken.None));
+        Assert.Null(await store.GetAsync(record.Key, CancellationToken.None));
+        if (!KeepsTombstones)
+        {
+            return;
+        }
+
+        // The holder of token 10 (or 11, granted in between) was paused through the delete.
+        await Assert.ThrowsAsync<UploadLeaseLostException>(async () => await store.SaveAsync(record with { Offset = 128 }, CancellationToken.None));
+        await Assert.ThrowsAsync<UploadLeaseLostException>(async () => await store.ClaimAsync(record.Key, 11, CancellationToken.None));
+        await Assert.ThrowsAsync<UploadLeaseLostException>(async () => await store.ClaimAsync(record.Key, 12, CancellationToken.None));
+        Assert.Null(await other.GetAsync(record.Key, CancellationToken.None));
+        await foreach (var expired in store.GetExpiredAsync(DateTimeOffset.MaxValue, CancellationToken.None))
+        {
+            Assert.NotEqual(record.Key, expired.Key);
+        }
+
+        // A newer holder starts the upload again under the same key.
+        Assert.Null(await other.ClaimAsync(record.Key, 13, CancellationToken.None));
+        await other.SaveAsync(record with { FencingToken = 13, Offset = 0 }, CancellationToken.None);
+        Assert.Equal(13, (await store.GetAsync(record.Key, CancellationToken.None))!.FencingToken);
+    }
+
+    /// <summary>A delete under an older token than the stored one is refused and removes nothing.</summary>
+    [Fact]
+    public async Task Delete_WithAnOlderToken_IsRefusedByAFencingStore()
+    {
+        var store = await StoreAsync();
+        var record = StoreConformance.NewRecord() with { FencingToken = 9 };
+        await store.SaveAsync(record, CancellationToken.None);
+        if (!EnforcesFencing)
+        {
+            return;
+        }
+
+        await Assert.ThrowsAsync<UploadLeaseLostException>(async () => await store.DeleteAsync(record.Key, 8, CancellationToken.None));
+        Assert.NotNull(await store.GetAsync(record.Key, CancellationToken.None));
+        Assert.True(await store.DeleteAsync(record.Key, 9, CancellationToken.None));
     }
 
     /// <summary>Cancellation is honoured.</summary>

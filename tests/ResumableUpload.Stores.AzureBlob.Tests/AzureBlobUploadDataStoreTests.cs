@@ -3,6 +3,7 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using Microsoft.Extensions.Time.Testing;
+using ResumableUpload.Middleware.Storage;
 using ResumableUpload.Testing;
 using ResumableUpload.Testing.Shared.Backends;
 
@@ -128,23 +129,23 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task StaleWriterOfTheSameGeneration_FlushingAfterItsSuccessor_DoesNotHideTheSuccessorsBytes()
+    public async Task StaleWriterOfTheSameGeneration_WithoutLeases_FlushingAfterItsSuccessor_DoesNotHideTheSuccessorsBytes()
     {
         var options = azurite.Options(blockSize: 64 * KiB);
         var clock = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var key = StoreConformance.NewKey();
         var start = StoreConformance.Bytes(10 * KiB, seed: 20);
-        await using (var first = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, 0, null, 1, CancellationToken.None))
+        await using (var first = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, 0, null, 0, CancellationToken.None))
         {
             await first.WriteAsync(start, CancellationToken.None);
             await first.FlushAsync(toDisk: false, CancellationToken.None);
         }
 
         // A opens at 10 KiB, stalls, loses its lease; B (another instance, later) opens at the same offset and sees the same blocks.
-        var stale = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, 1, CancellationToken.None);
+        var stale = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, 0, CancellationToken.None);
         clock.Advance(TimeSpan.FromSeconds(30));
         var successorBytes = StoreConformance.Bytes(20 * KiB, seed: 21);
-        await using (var successor = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, 1, CancellationToken.None))
+        await using (var successor = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, clock).OpenWriterAsync(key, start.Length, null, 0, CancellationToken.None))
         {
             await successor.WriteAsync(successorBytes, CancellationToken.None);
             await successor.FlushAsync(toDisk: false, CancellationToken.None); // published: 30 KiB
@@ -158,13 +159,81 @@ public sealed class AzureBlobUploadDataStoreTests(AzuriteFixture azurite)
         blocks.Where(b => b.Start == start.Length).Select(b => b.Generation).Distinct().Should().ContainSingle("both writers saw the same blocks");
 
         var store = AzuriteFixture.CreateStore(options);
-        await using (var resumed = await store.OpenWriterAsync(key, start.Length + successorBytes.Length, null, 1, CancellationToken.None))
+        await using (var resumed = await store.OpenWriterAsync(key, start.Length + successorBytes.Length, null, 0, CancellationToken.None))
         {
             resumed.Position.Should().Be(start.Length + successorBytes.Length);
         }
 
-        await store.CompleteAsync(key, start.Length + successorBytes.Length, 1, CancellationToken.None);
+        await store.CompleteAsync(key, start.Length + successorBytes.Length, 0, CancellationToken.None);
         (await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None))).Should().Equal(start.Concat(successorBytes));
+    }
+
+    [Fact]
+    public async Task StaleWriterOfTheSameGeneration_UnderLeases_LosesToTheNewerToken_WhateverTheInstanceClocks()
+    {
+        // As above, but the successor's instance clock runs 30 s BEHIND the stale writer's: the fencing token decides.
+        var options = azurite.Options(blockSize: 64 * KiB);
+        var staleClock = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T10:00:30Z", System.Globalization.CultureInfo.InvariantCulture));
+        var successorClock = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var key = StoreConformance.NewKey();
+        var start = StoreConformance.Bytes(10 * KiB, seed: 40);
+        await using (var first = await new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, staleClock).OpenWriterAsync(key, 0, null, 1_800_000_000_000_003, CancellationToken.None))
+        {
+            await first.WriteAsync(start, CancellationToken.None);
+            await first.FlushAsync(toDisk: false, CancellationToken.None);
+        }
+
+        var staleStore = new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, staleClock);
+        var stale = await staleStore.OpenWriterAsync(key, start.Length, null, 1_800_000_000_000_005, CancellationToken.None);
+        var successorBytes = StoreConformance.Bytes(20 * KiB, seed: 41);
+        var successorStore = new AzureBlobUploadDataStore(AzureBlobContainerSource.FromOptions(options), options, successorClock);
+        await using (var successor = await successorStore.OpenWriterAsync(key, start.Length, null, 1_800_000_000_000_007, CancellationToken.None))
+        {
+            await successor.WriteAsync(successorBytes, CancellationToken.None);
+            await successor.FlushAsync(toDisk: false, CancellationToken.None);
+        }
+
+        await stale.WriteAsync(StoreConformance.Bytes(5 * KiB, seed: 42), CancellationToken.None);
+        await stale.FlushAsync(toDisk: false, CancellationToken.None);
+        await stale.DisposeAsync();
+
+        var blocks = (await BlockListAsync(AzuriteFixture.CreateStore(options), key)).UncommittedBlocks.Select(Decode).ToList();
+        blocks.Where(b => b.Start == start.Length).Select(b => b.Generation).Distinct().Should().ContainSingle("both writers saw the same blocks");
+        blocks.Select(b => b.Token).Should().Contain([1_800_000_000_000_005, 1_800_000_000_000_007], "the block ids carry the lease's token");
+
+        // The stale writer can neither complete nor start over; the successor completes with its own bytes.
+        var length = start.Length + successorBytes.Length;
+        await FluentActions.Awaiting(() => staleStore.CompleteAsync(key, length, 1_800_000_000_000_005, CancellationToken.None).AsTask()).Should().ThrowAsync<UploadLeaseLostException>();
+        await FluentActions.Awaiting(() => staleStore.OpenWriterAsync(key, 0, null, 1_800_000_000_000_005, CancellationToken.None).AsTask()).Should().ThrowAsync<UploadLeaseLostException>();
+        await successorStore.CompleteAsync(key, length, 1_800_000_000_000_007, CancellationToken.None);
+        (await StoreConformance.ReadAllAsync(await successorStore.OpenReadAsync(key, CancellationToken.None))).Should().Equal(start.Concat(successorBytes));
+    }
+
+    [Fact]
+    public async Task OpenWriter_AfterAnUnrecordedCommit_KeepsTheCommittedBlob_AndCompletingAgainChangesNothing()
+    {
+        var options = azurite.Options(blockSize: 64 * KiB);
+        var store = AzuriteFixture.CreateStore(options);
+        var key = StoreConformance.NewKey();
+        var bytes = StoreConformance.Bytes(150 * KiB, seed: 43);
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 8, CancellationToken.None))
+        {
+            await writer.WriteAsync(bytes, CancellationToken.None);
+            await writer.FlushAsync(toDisk: false, CancellationToken.None);
+        }
+
+        await store.CompleteAsync(key, bytes.Length, 8, CancellationToken.None);
+        var etag = (await store.Container.GetBlockBlobClient(store.BlobName(key)).GetPropertiesAsync()).Value.ETag;
+
+        // The completing save failed; the client resumes at the offset published before (64 KiB), under a newer lease.
+        await using (var reopened = await AzuriteFixture.CreateStore(options).OpenWriterAsync(key, 64 * KiB, bytes.Length, 9, CancellationToken.None))
+        {
+            reopened.Position.Should().Be(bytes.Length);
+        }
+
+        await store.CompleteAsync(key, bytes.Length, 9, CancellationToken.None);
+        (await store.Container.GetBlockBlobClient(store.BlobName(key)).GetPropertiesAsync()).Value.ETag.Should().Be(etag, "nothing was committed again");
+        (await StoreConformance.ReadAllAsync(await store.OpenReadAsync(key, CancellationToken.None))).Should().Equal(bytes);
     }
 
     [Fact]

@@ -60,6 +60,49 @@ public sealed class S3HostTests
     }
 
     [Fact]
+    public async Task CompletionSaveFailure_ThenResume_RecordsTheCompletion_KeepsTheObject_AndTakesNoByteAgain()
+    {
+        // Issue #11, point 3: the multipart upload was completed, the completing save failed. The client resumes from
+        // the last published offset; the finished object must not be deleted and the file not sent again.
+        var bucket = await _swift.NewBucketAsync();
+        FailFirstCompletionSaveStateStore? state = null;
+        CountingDataStore? data = null;
+        await using var app = await StartAsync(_swift.Server.StoreConfiguration(bucket), decorate: services =>
+        {
+            services.Decorate<IUploadStateStore>(inner => state = new FailFirstCompletionSaveStateStore(inner));
+            services.Decorate<IUploadDataStore>(inner => data = new CountingDataStore(inner));
+        });
+        using var http = new HttpClient { BaseAddress = new Uri(Address(app)) };
+        var bytes = StoreConformance.Bytes((7 * 1024 * 1024) + 321, seed: 3);
+        const string FileId = "video.mp4-7340353-1767225600000";
+
+        using (var whole = await PostAsync(http, FileId, bytes, 0, bytes.Length))
+        {
+            whole.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable, await whole.Content.ReadAsStringAsync());
+        }
+
+        state!.Failed.Should().BeTrue();
+        var published = await StatusAsync(http, FileId);
+        published.Should().BeLessThan(bytes.Length, "the completion was not recorded");
+        var writtenBefore = data!.Written;
+
+        // The client resumes as it would: from the published offset, with the rest of the file.
+        using (var resumed = await PostAsync(http, FileId, bytes, (int)published, bytes.Length))
+        {
+            resumed.IsSuccessStatusCode.Should().BeFalse("no byte of this body was taken");
+            resumed.StatusCode.Should().Be(HttpStatusCode.Conflict, await resumed.Content.ReadAsStringAsync());
+        }
+
+        (await StatusAsync(http, FileId)).Should().Be(bytes.Length, "re-opening the sealed bytes recorded the completion");
+        data.Written.Should().Be(writtenBefore, "nothing was written again");
+        var downloaded = await http.GetByteArrayAsync(new Uri($"download?fileId={Uri.EscapeDataString(FileId)}", UriKind.Relative));
+        System.Security.Cryptography.SHA256.HashData(downloaded).Should().Equal(System.Security.Cryptography.SHA256.HashData(bytes));
+        using var raw = _swift.RawClient(bucket);
+        var listing = await raw.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, Prefix = "uploads/" });
+        listing.S3Objects.Where(o => !o.Key.Contains('/', StringComparison.Ordinal) || o.Key.Count(c => c == '/') == 1).Should().ContainSingle().Which.Size.Should().Be(bytes.Length);
+    }
+
+    [Fact]
     public async Task XFileIdUpload_WhileTheS3ServerIsDown_Answers503_NotA500()
     {
         var configuration = new Dictionary<string, string?>(_swift.Server.StoreConfiguration("nowhere"))
@@ -166,7 +209,7 @@ public sealed class S3HostTests
         created.Should().Be(1);
     }
 
-    private static async Task<WebApplication> StartAsync(IEnumerable<KeyValuePair<string, string?>> configuration, Action<S3UploadStoreOptions>? configure = null)
+    private static async Task<WebApplication> StartAsync(IEnumerable<KeyValuePair<string, string?>> configuration, Action<S3UploadStoreOptions>? configure = null, Action<IServiceCollection>? decorate = null)
     {
         var builder = LoopbackHost.CreateBuilder(configuration);
         var uploads = builder.Services.AddResumableUploads(o => o.EnableDownload = true).AddInMemoryStores();
@@ -178,6 +221,8 @@ public sealed class S3HostTests
         {
             uploads.AddS3DataStore(configure);
         }
+
+        decorate?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.UseResumableUploads();

@@ -57,8 +57,90 @@ public sealed class S3UploadDataStoreTests : IAsyncLifetime
         await store.CompleteAsync(key, bytes.Length, 1, CancellationToken.None);
 
         (await ReadAsync(store, key)).Should().Equal(bytes);
-        (await WorkObjectsAsync(store, key)).Should().BeEmpty("completion removes the tails and the marker");
+        (await WorkObjectsAsync(store, key)).Should().Equal([store.FenceKey(key, 1)], "completion removes the tails and the marker; the lease's fence stays until the upload is deleted");
         (await MultipartUploadsAsync()).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task OpenWriter_AfterTheMultipartUploadWasCompleted_KeepsTheFinishedObject_AndIsSealedAtItsLength()
+    {
+        // Issue #11: CompleteAsync ran, the completing save did not (state store down, lease lost). The client resumes
+        // from the last published offset: the finished object must stay, not be taken for "nothing held".
+        var store = Store();
+        var key = StoreConformance.NewKey();
+        var bytes = StoreConformance.Bytes((11 * MiB) + 17, seed: 30);
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 5, CancellationToken.None))
+        {
+            await WriteAsync(writer, bytes, flushEvery: MiB);
+        }
+
+        await store.CompleteAsync(key, bytes.Length, 5, CancellationToken.None);
+        (await WorkObjectsAsync(store, key)).Should().NotContain(k => k.Contains("/tail-", StringComparison.Ordinal));
+
+        await using (var reopened = await Store().OpenWriterAsync(key, 9 * MiB, bytes.Length, 6, CancellationToken.None))
+        {
+            reopened.Position.Should().Be(bytes.Length);
+            await FluentActions.Awaiting(async () => await reopened.WriteAsync(new byte[1], CancellationToken.None)).Should().ThrowAsync<InvalidOperationException>();
+        }
+
+        (await ReadAsync(store, key)).Should().Equal(bytes);
+        await store.CompleteAsync(key, bytes.Length, 6, CancellationToken.None); // the engine records the completion: idempotent
+        (await ReadAsync(store, key)).Should().Equal(bytes);
+        (await WorkObjectsAsync(store, key)).Should().Equal([store.FenceKey(key, 6)]);
+    }
+
+    [Fact]
+    public async Task StaleWriter_AfterANewerLeaseReopenedTheUpload_CanNeitherCompleteNorStartOver()
+    {
+        var stale = Store();
+        var newer = Store();
+        var key = StoreConformance.NewKey();
+        var bytes = StoreConformance.Bytes((6 * MiB) + 100, seed: 31);
+        var published = 3 * MiB;
+        var staleWriter = await stale.OpenWriterAsync(key, 0, bytes.Length, 5, CancellationToken.None);
+        await WriteAsync(staleWriter, bytes.AsMemory(0, published), flushEvery: MiB);
+
+        // The holder of token 5 pauses; token 7 takes over at the published offset and writes to the end.
+        await using (var writer = await newer.OpenWriterAsync(key, published, bytes.Length, 7, CancellationToken.None))
+        {
+            writer.Position.Should().Be(published);
+            await WriteAsync(writer, bytes.AsMemory(published), flushEvery: MiB);
+        }
+
+        // Token 5 wakes up: its completion, and a start from 0 (which would delete token 7's bytes), are refused.
+        await FluentActions.Awaiting(async () => await stale.CompleteAsync(key, bytes.Length, 5, CancellationToken.None)).Should().ThrowAsync<UploadLeaseLostException>();
+        await FluentActions.Awaiting(async () => await stale.OpenWriterAsync(key, 0, bytes.Length, 5, CancellationToken.None)).Should().ThrowAsync<UploadLeaseLostException>();
+        await staleWriter.DisposeAsync();
+
+        await newer.CompleteAsync(key, bytes.Length, 7, CancellationToken.None);
+        (await ReadAsync(newer, key)).Should().Equal(bytes);
+
+        // Also after completion (the fence stays with the finished object), a start from 0 under token 5 is refused.
+        await FluentActions.Awaiting(async () => await stale.OpenWriterAsync(key, 0, bytes.Length, 5, CancellationToken.None)).Should().ThrowAsync<UploadLeaseLostException>();
+        (await ReadAsync(newer, key)).Should().Equal(bytes);
+    }
+
+    [Fact]
+    public async Task Reopen_UnderANewerLease_PrefersItsTail_AndNamesNewTailsWithItsToken()
+    {
+        var store = Store();
+        var key = StoreConformance.NewKey();
+        var bytes = StoreConformance.Bytes(3 * MiB, seed: 32);
+        await using (var writer = await store.OpenWriterAsync(key, 0, bytes.Length, 3, CancellationToken.None))
+        {
+            await WriteAsync(writer, bytes.AsMemory(0, 2 * MiB), flushEvery: MiB);
+        }
+
+        await using (var writer = await store.OpenWriterAsync(key, 2 * MiB, bytes.Length, 4, CancellationToken.None))
+        {
+            await WriteAsync(writer, bytes.AsMemory(2 * MiB), flushEvery: MiB);
+        }
+
+        var tokenSuffix = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"-{4L:D20}");
+        (await WorkObjectsAsync(store, key)).Should().Contain(k => k.Contains("/tail-", StringComparison.Ordinal) && k.EndsWith(tokenSuffix, StringComparison.Ordinal))
+            .And.Contain(store.FenceKey(key, 4)).And.NotContain(store.FenceKey(key, 3));
+        await store.CompleteAsync(key, bytes.Length, 4, CancellationToken.None);
+        (await ReadAsync(store, key)).Should().Equal(bytes);
     }
 
     [Fact]

@@ -20,10 +20,10 @@ public sealed class SchemaAndStateTests(PostgresFixture postgres)
         {
             var runs = await Task.WhenAll(contexts.Select(c => PostgreSqlMigrations.MigrateAsync(c, NullLogger.Instance, CancellationToken.None)));
 
-            runs.Count(applied => applied.Count == 1).Should().Be(1, "exactly one instance applies 001_initial; the others find it done");
-            runs.Where(applied => applied.Count != 1).Should().AllSatisfy(applied => applied.Should().BeEmpty());
+            runs.Count(applied => applied.Count == 2).Should().Be(1, "exactly one instance applies 001_initial and 002_tombstones; the others find them done");
+            runs.Where(applied => applied.Count != 2).Should().AllSatisfy(applied => applied.Should().BeEmpty());
             (await PostgreSqlMigrations.MigrateAsync(contexts[0], NullLogger.Instance, CancellationToken.None)).Should().BeEmpty();
-            (await postgres.Server.PsqlAsync(database, "SELECT version || ':' || name FROM uploads.resumable_upload_records_migrations")).Trim().Should().Be("1:001_initial");
+            (await postgres.Server.PsqlAsync(database, "SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM uploads.resumable_upload_records_migrations")).Trim().Should().Be("1:001_initial,2:002_tombstones");
             (await postgres.Server.PsqlAsync(database, "SELECT count(*) FROM pg_tables WHERE schemaname = 'uploads'")).Trim().Should().Be("3");
 
             // And the stores work on it.
@@ -47,19 +47,75 @@ public sealed class SchemaAndStateTests(PostgresFixture postgres)
         // A DBA ran the shipped script with psql (-v for the names) before the app started.
         var options = postgres.NewOptions();
         await using var context = new PostgreSqlStoreContext(options);
-        var script = Path.Combine(Path.GetTempPath(), $"001_initial-{Guid.NewGuid():N}.sql");
-        await File.WriteAllTextAsync(script, PostgreSqlMigrations.Scripts[0].Script);
-        try
+        foreach (var (_, name, text) in PostgreSqlMigrations.Scripts)
         {
-            await postgres.Server.PsqlScriptAsync("resumable_upload_tests", script, context.Names);
-        }
-        finally
-        {
-            File.Delete(script);
+            var script = Path.Combine(Path.GetTempPath(), $"{name}-{Guid.NewGuid():N}.sql");
+            await File.WriteAllTextAsync(script, text);
+            try
+            {
+                // Twice: the scripts are idempotent.
+                await postgres.Server.PsqlScriptAsync("resumable_upload_tests", script, context.Names);
+                await postgres.Server.PsqlScriptAsync("resumable_upload_tests", script, context.Names);
+            }
+            finally
+            {
+                File.Delete(script);
+            }
         }
 
         (await postgres.Server.PsqlAsync("resumable_upload_tests", $"SELECT count(*) FROM pg_tables WHERE schemaname = '{options.Schema}'")).Trim().Should().Be("3");
         (await PostgreSqlMigrations.MigrateAsync(context, NullLogger.Instance, CancellationToken.None)).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Delete_UnderALease_LeavesATombstoneRow_ThatReadersSkip_UntilTheSweepPrunesIt()
+    {
+        var options = postgres.NewOptions();
+        await using var context = await PostgresFixture.MigratedContextAsync(options);
+        var store = new PostgreSqlUploadStateStore(context);
+        var now = DateTimeOffset.UtcNow;
+        var record = StoreConformance.NewRecord(now: now.AddDays(-3)) with { ExpiresAt = now.AddMinutes(-1), FencingToken = 30 };
+        await store.SaveAsync(record, CancellationToken.None);
+
+        (await store.DeleteAsync(record.Key, 31, CancellationToken.None)).Should().BeTrue();
+
+        var row = $"SELECT fencing_token || '|' || (deleted_at IS NOT NULL) || '|' || metadata::text || '|' || expires_at FROM {context.Records} WHERE key = '{record.Key}'";
+        (await postgres.Server.PsqlAsync("resumable_upload_tests", row)).Trim().Should().Be("31|true|{}|infinity");
+        (await store.GetAsync(record.Key, CancellationToken.None)).Should().BeNull();
+        (await ListExpiredAsync(store, now)).Should().NotContain(record.Key, "a tombstone is not an expired upload");
+        var stale = async () => await store.SaveAsync(record, CancellationToken.None);
+        await stale.Should().ThrowAsync<UploadLeaseLostException>();
+
+        // A day later the sweep removes it; after that nothing is left to fence with.
+        await postgres.Server.PsqlAsync("resumable_upload_tests", $"UPDATE {context.Records} SET deleted_at = now() - interval '25 hours' WHERE key = '{record.Key}'");
+        await ListExpiredAsync(store, now);
+        (await postgres.Server.PsqlAsync("resumable_upload_tests", $"SELECT count(*) FROM {context.Records} WHERE key = '{record.Key}'")).Trim().Should().Be("0");
+    }
+
+    [Fact]
+    public async Task Delete_WithoutALease_RemovesTheRow()
+    {
+        var options = postgres.NewOptions();
+        await using var context = await PostgresFixture.MigratedContextAsync(options);
+        var store = new PostgreSqlUploadStateStore(context);
+        var record = StoreConformance.NewRecord();
+        await store.SaveAsync(record, CancellationToken.None);
+
+        (await store.DeleteAsync(record.Key, 0, CancellationToken.None)).Should().BeTrue();
+
+        (await postgres.Server.PsqlAsync("resumable_upload_tests", $"SELECT count(*) FROM {context.Records} WHERE key = '{record.Key}'")).Trim().Should().Be("0");
+        (await store.DeleteAsync(record.Key, 0, CancellationToken.None)).Should().BeFalse();
+    }
+
+    private static async Task<List<string>> ListExpiredAsync(PostgreSqlUploadStateStore store, DateTimeOffset now)
+    {
+        var keys = new List<string>();
+        await foreach (var expired in store.GetExpiredAsync(now, CancellationToken.None))
+        {
+            keys.Add(expired.Key);
+        }
+
+        return keys;
     }
 
     [Fact]

@@ -188,6 +188,51 @@ public sealed class RedisUploadLockProviderTests(RedisFixture redis) : IAsyncLif
         await second.DisposeAsync();
     }
 
+    [Theory]
+    [InlineData("1")]
+    [InlineData("-50")]
+    public async Task FencingTokens_KeepGrowing_WhenTheCounterWasRolledBack(string rolledBackTo)
+    {
+        // A failover to a replica that lagged, or a restored snapshot: the counter is back at an older value.
+        var provider = _stores.LockProvider();
+        var key = StoreConformance.NewKey();
+        var first = await AcquireAsync(provider, key, TimeSpan.Zero);
+        await first.DisposeAsync();
+
+        var db = await _stores.InspectAsync();
+        (await db.StringSetAsync(_stores.Prefix + "fencing-token", rolledBackTo)).Should().BeTrue();
+
+        var second = await AcquireAsync(provider, StoreConformance.NewKey(), TimeSpan.Zero);
+        var third = await AcquireAsync(provider, key, TimeSpan.Zero);
+        second.FencingToken.Should().BeGreaterThan(first.FencingToken);
+        third.FencingToken.Should().BeGreaterThan(second.FencingToken);
+        ((long)await db.StringGetAsync(_stores.Prefix + "fencing-token")).Should().Be(third.FencingToken, "the counter is moved up to the token handed out");
+        await second.DisposeAsync();
+        await third.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task FencingToken_IsAtLeastTheServersClockInMicroseconds_AndStrictlyGrowsWithinOneMicrosecond()
+    {
+        var provider = _stores.LockProvider();
+        var db = await _stores.InspectAsync();
+        var before = await db.ExecuteAsync("TIME");
+        var parts = (RedisValue[])before!;
+        var clock = (long.Parse((string)parts[0]!, System.Globalization.CultureInfo.InvariantCulture) * 1_000_000) + long.Parse((string)parts[1]!, System.Globalization.CultureInfo.InvariantCulture);
+
+        // Grants far faster than the clock moves still get distinct, growing tokens (the counter runs ahead).
+        var tokens = new List<long>();
+        for (var i = 0; i < 50; i++)
+        {
+            var lease = await AcquireAsync(provider, StoreConformance.NewKey(), TimeSpan.Zero);
+            tokens.Add(lease.FencingToken);
+            await lease.DisposeAsync();
+        }
+
+        tokens[0].Should().BeGreaterThanOrEqualTo(clock);
+        tokens.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+    }
+
     [Fact]
     public async Task Locks_UnderTwoKeyPrefixes_DoNotContend()
     {

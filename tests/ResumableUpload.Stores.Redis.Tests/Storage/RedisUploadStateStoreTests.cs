@@ -72,9 +72,14 @@ public sealed class RedisUploadStateStoreTests(RedisFixture redis) : IAsyncLifet
         await store.SaveAsync(record with { FencingToken = 11 }, CancellationToken.None); // the deleting holder's tombstone
         (await store.DeleteAsync(record.Key, 11, CancellationToken.None)).Should().BeTrue();
 
-        // The holder of token 10 was paused through all of that: it must not bring the upload back.
+        // The holder of token 10 was paused through all of that: it must not bring the upload back, neither by saving
+        // nor by claiming, and cannot delete the tombstone either.
         var stale = async () => await store.SaveAsync(record, CancellationToken.None);
         await stale.Should().ThrowAsync<UploadLeaseLostException>();
+        var staleClaim = async () => await store.ClaimAsync(record.Key, 10, CancellationToken.None);
+        await staleClaim.Should().ThrowAsync<UploadLeaseLostException>();
+        var staleDelete = async () => await store.DeleteAsync(record.Key, 10, CancellationToken.None);
+        await staleDelete.Should().ThrowAsync<UploadLeaseLostException>();
         (await store.GetAsync(record.Key, CancellationToken.None)).Should().BeNull();
         (await store.DeleteAsync(record.Key, 11, CancellationToken.None)).Should().BeFalse();
 
@@ -83,6 +88,39 @@ public sealed class RedisUploadStateStoreTests(RedisFixture redis) : IAsyncLifet
         (await store.GetAsync(record.Key, CancellationToken.None))!.FencingToken.Should().Be(12);
         var db = await _stores.InspectAsync();
         (await db.KeyTimeToLiveAsync(_stores.Prefix + "upload:" + record.Key)).Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Claim_OfATombstone_TakesTheNewToken_KeepsItsTtl_AndRefusesTheSameTokenTwice()
+    {
+        var store = _stores.StateStore();
+        var record = StoreConformance.NewRecord() with { FencingToken = 20 };
+        await store.SaveAsync(record, CancellationToken.None);
+        (await store.DeleteAsync(record.Key, 21, CancellationToken.None)).Should().BeTrue();
+
+        (await store.ClaimAsync(record.Key, 22, CancellationToken.None)).Should().BeNull("a tombstone is no record");
+        var db = await _stores.InspectAsync();
+        var hash = _stores.Prefix + "upload:" + record.Key;
+        (await db.HashGetAsync(hash, "fence")).ToString().Should().Be("22");
+        (await db.KeyTimeToLiveAsync(hash)).Should().NotBeNull("a claimed tombstone still expires");
+        var again = async () => await store.ClaimAsync(record.Key, 22, CancellationToken.None);
+        await again.Should().ThrowAsync<UploadLeaseLostException>();
+
+        // The claiming holder re-creates the upload: a record again, with no expiry.
+        await store.SaveAsync(record with { FencingToken = 22, Offset = 0 }, CancellationToken.None);
+        (await db.KeyTimeToLiveAsync(hash)).Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Claim_OfAKeyThatNeverHadARecord_LeavesNothingBehind()
+    {
+        var store = _stores.StateStore();
+        var key = StoreConformance.NewKey();
+
+        (await store.ClaimAsync(key, 5, CancellationToken.None)).Should().BeNull();
+
+        var db = await _stores.InspectAsync();
+        (await db.KeyExistsAsync(_stores.Prefix + "upload:" + key)).Should().BeFalse();
     }
 
     [Fact]
