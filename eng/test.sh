@@ -7,11 +7,27 @@
 #   3. runs every test project (unit, protocol, browser end-to-end),
 #   4. packs the NuGet package and proves a fresh web app can consume it (eng/pack-smoke.sh), and packs the client
 #      packages (NuGet, dotnet tool, npm) and proves fresh projects can consume them (eng/pack-smoke-clients.sh),
-#   5. runs the crash soak in its short mode (tools/ResumableUpload.Soak, about a minute),
+#   5. runs the crash soak in its short mode (tools/ResumableUpload.Soak, about a minute), then the cluster soak in its
+#      short mode (three sample instances behind nginx on PostgreSQL + Azurite, SIGKILL and SIGSTOP/SIGCONT of instances,
+#      restarts of PostgreSQL and Azurite mid-upload; about two minutes),
 #   6. runs the benchmark suite in its smoke mode (eng/bench.sh --smoke: every scenario and protocol with a few
 #      MiB, checking what was stored; no timing assertions), so the load tool cannot rot.
 # Ends with one summary line "tests: N passed, M failed" and exits non-zero when anything failed.
+#
+# Long mode (`bash eng/test.sh --long`, or SOAK_LONG=1): the same, but both soaks run in their long mode: the
+# single-server soak for 600 s, and the cluster soak for 600 s with each store combination (Redis + Swift S3, then
+# PostgreSQL + Azurite): about 40 minutes more. SOAK_SEED fixes the soaks' seed; SOAK_CLUSTER picks the short cluster
+# soak's combination (postgresql-azureblob, the default, or redis-s3).
 set -euo pipefail
+
+SOAK_MODE=short
+if [[ "${SOAK_LONG:-0}" == "1" ]]; then SOAK_MODE=long; fi
+for ARG in "$@"; do
+  case "$ARG" in
+    --long) SOAK_MODE=long ;;
+    *) echo "usage: bash eng/test.sh [--long]" >&2; exit 2 ;;
+  esac
+done
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
@@ -104,11 +120,18 @@ CONFIGURATION="$CONFIGURATION" bash eng/pack-smoke-clients.sh
 CLIENT_SMOKE_EXIT=$?
 set -e
 
-# --- 5. crash soak (short mode, about a minute) ---------------------------------------------------
-log "crash soak: uploads of 0 B to 64 MiB while the server is killed with SIGKILL (short mode)"
+# --- 5. crash soaks (short mode: about a minute each) --------------------------------------------
+log "crash soak: uploads of 0 B to 64 MiB while the server is killed with SIGKILL ($SOAK_MODE mode)"
 set +e
-dotnet run --project tools/ResumableUpload.Soak -c "$CONFIGURATION" --no-build -- --mode short --configuration "$CONFIGURATION" --seed "${SOAK_SEED:-20261126}"
+dotnet run --project tools/ResumableUpload.Soak -c "$CONFIGURATION" --no-build -- --mode "$SOAK_MODE" --configuration "$CONFIGURATION" --seed "${SOAK_SEED:-20261126}"
 SOAK_EXIT=$?
+set -e
+
+if [[ $SOAK_MODE == long ]]; then CLUSTER="all"; else CLUSTER="${SOAK_CLUSTER:-postgresql-azureblob}"; fi
+log "cluster soak ($CLUSTER, $SOAK_MODE mode): three instances behind nginx; SIGKILL and SIGSTOP/SIGCONT of instances, state and data server restarts mid-upload"
+set +e
+dotnet run --project tools/ResumableUpload.Soak -c "$CONFIGURATION" --no-build -- --mode "$SOAK_MODE" --configuration "$CONFIGURATION" --seed "${SOAK_SEED:-20261126}" --cluster "$CLUSTER"
+CLUSTER_SOAK_EXIT=$?
 set -e
 
 # --- 6. benchmark smoke (every load-test scenario x protocol with a few MiB; no timing assertions) ----------
@@ -132,6 +155,7 @@ PY
 if [[ $SMOKE_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $CLIENT_SMOKE_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $SOAK_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+if [[ $CLUSTER_SOAK_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $BENCH_EXIT -eq 0 ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
 if [[ $TEST_EXIT -ne 0 && $FAILED -eq 0 ]]; then
   echo "error: dotnet test exited with $TEST_EXIT without reporting a failed test (build or runner failure)." >&2

@@ -29,6 +29,18 @@ internal sealed class SoakOptions
     /// <summary>Keep the temporary upload directory even when the run passes.</summary>
     public bool KeepData { get; private set; }
 
+    /// <summary>
+    /// The cluster soak's store combinations to run one after the other (<c>Redis+S3</c>, <c>PostgreSql+AzureBlob</c>),
+    /// or null for the single-server soak.
+    /// </summary>
+    public IReadOnlyList<string>? Cluster { get; private set; }
+
+    /// <summary>The largest upload (64 MiB; 24 MiB in a short cluster run, 48 MiB in a long one).</summary>
+    public long MaxSize { get; private set; } = 64L << 20;
+
+    /// <summary>In a cluster run: the fewest faults of each kind (instance kill, instance stop, state and data server restart).</summary>
+    public int EachFaultAtLeast { get; private set; }
+
     public static string Usage =>
         """
         usage: dotnet run --project tools/ResumableUpload.Soak -c Release -- [options]
@@ -41,7 +53,12 @@ internal sealed class SoakOptions
           --grace SECONDS        time the last uploads have to finish after killing stops (short 60, long 180)
           --configuration NAME   the sample build to run (default: Release, else Debug)
           --keep-data            keep the temporary upload directory
-        
+          --cluster NAME         the cluster soak instead: three sample instances behind nginx on real servers, with
+                                 SIGKILL and SIGSTOP/SIGCONT of instances and restarts of the state and data servers;
+                                 NAME is redis-s3, postgresql-azureblob or all (one after the other).
+                                 short: 60 s and at least 8 faults (2 of each kind), 6 uploads in flight, up to 24 MiB;
+                                 long: 600 s per combination, at least 50 faults (6 of each kind), up to 48 MiB
+                
         The soak builds nothing: build the sample first (dotnet build ResumableUpload.Middleware.sln -c Release).
         """;
 
@@ -97,6 +114,15 @@ internal sealed class SoakOptions
                 case "--configuration":
                     options.Configuration = Value();
                     break;
+                case "--cluster":
+                    options.Cluster = Value().ToLowerInvariant() switch
+                    {
+                        "redis-s3" => ["Redis+S3"],
+                        "postgresql-azureblob" => ["PostgreSql+AzureBlob"],
+                        "all" => ["Redis+S3", "PostgreSql+AzureBlob"],
+                        var other => throw new ArgumentException($"--cluster must be redis-s3, postgresql-azureblob or all, not '{other}'."),
+                    };
+                    break;
                 case "--keep-data":
                     options.KeepData = true;
                     break;
@@ -107,8 +133,24 @@ internal sealed class SoakOptions
 
         var isLong = options.Mode == "long";
         options.Duration = TimeSpan.FromSeconds(duration ?? (isLong ? 600 : 60));
-        options.MinKills = kills ?? (isLong ? 150 : 20);
         options.Grace = TimeSpan.FromSeconds(grace ?? (isLong ? 180 : 60));
+        if (options.Cluster is null)
+        {
+            options.MinKills = kills ?? (isLong ? 150 : 20);
+        }
+        else
+        {
+            // A fault takes seconds here (an instance start, a stop longer than the lease, a server restart), so
+            // there are far fewer of them than kills of the single server.
+            options.MinKills = kills ?? (isLong ? 50 : 8);
+            options.EachFaultAtLeast = isLong ? 6 : 2;
+            options.MaxSize = isLong ? 48L << 20 : 24L << 20;
+            if (!args.Contains("--concurrency"))
+            {
+                options.Concurrency = 6;
+            }
+        }
+
         if (!options.SeedGiven)
         {
             options.Seed = (ulong)Random.Shared.NextInt64(1, 1_000_000_000);

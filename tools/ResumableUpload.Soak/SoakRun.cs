@@ -21,12 +21,13 @@ internal sealed class SoakStats
     public long Retries;
     public long Requests;
     public long RestartChecks;
+    public long Stalls;
     public readonly ConcurrentDictionary<int, long> StatusCodes = new();
     public readonly ConcurrentQueue<string> ViolationLines = new();
 }
 
 /// <summary>The server's answer to one request.</summary>
-internal sealed record Reply(int Code, long? Offset, bool? Complete, string Body);
+internal sealed record Reply(int Code, long? Offset, bool? Complete, string Body, TimeSpan? RetryAfter = null);
 
 /// <summary>
 /// Runs the soak: <see cref="SoakOptions.Concurrency"/> workers upload one file after another through the X-File-Id
@@ -40,7 +41,7 @@ internal sealed class SoakRun
     private static readonly TimeSpan TransferTimeout = TimeSpan.FromSeconds(120);
 
     private readonly SoakOptions _options;
-    private readonly ServerHost _server;
+    private readonly ISoakTarget _target;
     private readonly HttpClient _http;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly ConcurrentDictionary<int, UploadState> _uploads = new();
@@ -52,10 +53,10 @@ internal sealed class SoakRun
     private int _nextIndex;
     private TimeSpan _killingEndedAt;
 
-    public SoakRun(SoakOptions options, ServerHost server, HttpClient http)
+    public SoakRun(SoakOptions options, ISoakTarget target, HttpClient http)
     {
         _options = options;
-        _server = server;
+        _target = target;
         _http = http;
     }
 
@@ -79,9 +80,8 @@ internal sealed class SoakRun
 
     public async Task RunAsync()
     {
-        _server.Start();
-        await _server.WaitReadyAsync(_http, TimeSpan.FromSeconds(60));
-        Console.WriteLine($"soak: server up on {_server.BaseAddress} after {_clock.Elapsed.TotalSeconds:0.0} s");
+        await _target.StartAsync(_http);
+        Console.WriteLine($"soak: server up on {_target.BaseAddress} after {_clock.Elapsed.TotalSeconds:0.0} s");
 
         using var progressStop = new CancellationTokenSource();
         var progress = Task.Run(() => ProgressAsync(progressStop.Token));
@@ -98,7 +98,7 @@ internal sealed class SoakRun
         _killingEndedAt = _clock.Elapsed;
         _stopStarting = true;
         _hardStop.CancelAfter(_options.Grace);
-        Console.WriteLine($"soak: killing stopped after {_stats.Kills} kills at {_clock.Elapsed.TotalSeconds:0} s; no new uploads; " +
+        Console.WriteLine($"soak: {FaultWord} stopped after {_stats.Kills} {FaultWord} at {_clock.Elapsed.TotalSeconds:0} s; no new uploads; " +
                           $"the {_uploads.Values.Count(u => !u.Finished)} unfinished ones have {_options.Grace.TotalSeconds:0} s to finish");
         await Task.WhenAll(workers);
         await progressStop.CancelAsync();
@@ -133,7 +133,7 @@ internal sealed class SoakRun
         {
             while (!_stopStarting)
             {
-                var upload = new UploadState(Interlocked.Increment(ref _nextIndex) - 1, _options.Seed, _clock);
+                var upload = new UploadState(Interlocked.Increment(ref _nextIndex) - 1, _options.Seed, _clock, _options.MaxSize);
                 upload.Sha256 = UploadContent.Sha256(upload.Seed, upload.Size);
                 _uploads[upload.Index] = upload;
                 Interlocked.Increment(ref _stats.UploadsStarted);
@@ -163,7 +163,7 @@ internal sealed class SoakRun
         {
             // 1. Ask where to resume.
             var before = upload.Acked;
-            var status = await SendAsync(upload, () => StatusRequest(upload), StatusTimeout, "GET /status");
+            var status = await SendAsync(upload, _ => StatusRequest(upload), StatusTimeout, "GET /status");
             if (status is null || status.Code != 200 || status.Offset is null)
             {
                 await BackoffAsync(++failures);
@@ -195,7 +195,7 @@ internal sealed class SoakRun
             firstPost = false;
             before = upload.Acked;
             using var cut = new CancellationTokenSource();
-            var post = await SendAsync(upload, () => UploadRequest(upload, start, end, cutAt, cut), TransferTimeout,
+            var post = await SendAsync(upload, progress => UploadRequest(upload, start, end, cutAt, cut, progress), TransferTimeout,
                 $"POST /upload start {start} end {end}{(cutAt is null ? "" : $" cut at {cutAt}")}", cut);
             if (post is null)
             {
@@ -234,7 +234,7 @@ internal sealed class SoakRun
 
                     break;
                 case 409 or 423 or 408 or >= 500:
-                    await BackoffAsync(++failures);
+                    await BackoffAsync(++failures, post.RetryAfter);
                     break;
                 default:
                     Violation(upload, $"unexpected {post.Code} to POST /upload from {start}: {Shorten(post.Body)}");
@@ -262,19 +262,21 @@ internal sealed class SoakRun
     {
         var failures = 0;
         var notFound = 0;
+        var since = Stopwatch.StartNew();
         while (!_hardStop.IsCancellationRequested || !countBytes)
         {
-            if (failures > 50)
+            // A data server restart can take a while (Swift's Python servers on a busy machine): time counts too.
+            if (failures > 50 && since.Elapsed > TimeSpan.FromSeconds(120))
             {
-                Violation(upload, $"GET /download failed {failures} times in a row");
+                Violation(upload, $"GET /download failed {failures} times in a row over {since.Elapsed.TotalSeconds:0} s");
                 return;
             }
 
             try
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
-                timeout.CancelAfter(TransferTimeout);
-                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_server.BaseAddress, $"download?fileId={Uri.EscapeDataString(upload.Id)}"));
+                timeout.CancelAfter(_target.StallTimeout ?? TransferTimeout);
+                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_target.BaseAddress, $"download?fileId={Uri.EscapeDataString(upload.Id)}"));
                 Interlocked.Increment(ref _stats.Requests);
                 using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
                 var code = (int)response.StatusCode;
@@ -295,7 +297,7 @@ internal sealed class SoakRun
                 if (code != 200)
                 {
                     upload.Trace($"GET /download -> {code}");
-                    await BackoffAsync(++failures);
+                    await BackoffAsync(++failures, response.Headers.RetryAfter?.Delta);
                     continue;
                 }
 
@@ -320,6 +322,10 @@ internal sealed class SoakRun
                     }
 
                     position += read;
+                    if (_target.StallTimeout is TimeSpan idle)
+                    {
+                        timeout.CancelAfter(idle);
+                    }
                 }
 
                 var actual = hash.GetHashAndReset();
@@ -358,19 +364,17 @@ internal sealed class SoakRun
         while (_fatal is null && (_clock.Elapsed < _options.Duration || _stats.Kills < _options.MinKills))
         {
             await Task.Delay(TimeSpan.FromSeconds(meanGap * (0.05 + 1.9 * random.NextDouble())), _abort.Token);
-            _server.Kill();
-            var kill = (int)Interlocked.Increment(ref _stats.Kills);
-
-            // Offsets acknowledged up to now were all sent by a server that is gone (or by the one just killed).
+            // Offsets acknowledged up to now must all survive the fault (taken before it, so they were sent before it).
+            var kill = (int)Interlocked.Read(ref _stats.Kills) + 1;
             var snapshot = _uploads.Values.Select(u => (Upload: u, Acked: u.Acked, u.Finished, u.FinishedAtKill)).ToArray();
+            var what = await _target.InjectFaultAsync(kill, random, _abort.Token);
+            Interlocked.Increment(ref _stats.Kills);
             foreach (var entry in snapshot.Where(e => !e.Finished))
             {
-                entry.Upload.Trace($"kill #{kill} (acknowledged {entry.Acked})");
+                entry.Upload.Trace($"fault #{kill}: {what} (acknowledged {entry.Acked} before it)");
             }
 
-            _server.Start();
-            await _server.WaitReadyAsync(_http, TimeSpan.FromSeconds(60));
-            await CheckAfterRestartAsync(snapshot, random, $"after kill #{kill}");
+            await CheckAfterRestartAsync(snapshot, random, $"after fault #{kill}");
         }
     }
 
@@ -394,9 +398,11 @@ internal sealed class SoakRun
 
     private async Task CheckStatusAsync(UploadState upload, long acknowledged, bool mustBeComplete, string when)
     {
-        for (var attempt = 1; attempt <= 10; attempt++)
+        // At least 10 attempts and 30 s: a restarted state server takes the instances a few seconds to reconnect to.
+        var deadline = Stopwatch.StartNew();
+        for (var attempt = 1; attempt <= 10 || deadline.Elapsed < TimeSpan.FromSeconds(30); attempt++)
         {
-            var reply = await SendAsync(upload, () => StatusRequest(upload), StatusTimeout, $"GET /status ({when})");
+            var reply = await SendAsync(upload, _ => StatusRequest(upload), StatusTimeout, $"GET /status ({when})");
             if (reply is { Code: 200, Offset: long offset })
             {
                 Interlocked.Increment(ref _stats.RestartChecks);
@@ -412,7 +418,7 @@ internal sealed class SoakRun
             await BackoffAsync(attempt);
         }
 
-        Violation(upload, $"GET /status {when} did not answer 200 in 10 attempts");
+        Violation(upload, $"GET /status {when} did not answer 200 in {deadline.Elapsed.TotalSeconds:0} s");
     }
 
     /// <summary>At the end: every upload reports its full size, also after one more kill, and a sample downloads again.</summary>
@@ -421,11 +427,9 @@ internal sealed class SoakRun
         var all = _uploads.Values.Where(u => u.Finished).OrderBy(u => u.Index).ToArray();
         var random = new Random(unchecked((int)_options.Seed));
         await Parallel.ForEachAsync(all, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (u, _) => await CheckStatusAsync(u, u.Size, true, "at the end"));
-        _server.Kill();
+        var final = await _target.FinalFaultAsync(random, _abort.Token);
         Interlocked.Increment(ref _stats.Kills);
-        _server.Start();
-        await _server.WaitReadyAsync(_http, TimeSpan.FromSeconds(60));
-        await Parallel.ForEachAsync(all, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (u, _) => await CheckStatusAsync(u, u.Size, true, "after the final kill"));
+        await Parallel.ForEachAsync(all, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (u, _) => await CheckStatusAsync(u, u.Size, true, "after the final fault"));
         var sample = all.ToArray();
         random.Shuffle(sample);
         foreach (var upload in sample.Take(20))
@@ -433,23 +437,27 @@ internal sealed class SoakRun
             await VerifyAsync(upload, countBytes: false);
         }
 
-        Console.WriteLine($"soak: final check: {all.Length} uploads report their full size before and after a last kill; {Math.Min(20, sample.Length)} downloaded again");
+        Console.WriteLine($"soak: final check: {all.Length} uploads report their full size before and after a last fault ({final}); {Math.Min(20, sample.Length)} downloaded again");
     }
 
     // ---- HTTP ------------------------------------------------------------------------------------------------------
 
     private HttpRequestMessage StatusRequest(UploadState upload)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_server.BaseAddress, "status"));
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_target.BaseAddress, "status"));
         request.Headers.Add("X-File-Id", upload.Id);
         return request;
     }
 
-    private HttpRequestMessage UploadRequest(UploadState upload, long start, long end, long? cutAt, CancellationTokenSource cut)
+    private HttpRequestMessage UploadRequest(UploadState upload, long start, long end, long? cutAt, CancellationTokenSource cut, Action progress)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_server.BaseAddress, "upload"))
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_target.BaseAddress, "upload"))
         {
-            Content = new GeneratedContent(upload.Seed, start, end, cutAt, cut, n => Interlocked.Add(ref _stats.BytesSent, n)),
+            Content = new GeneratedContent(upload.Seed, start, end, cutAt, cut, n =>
+            {
+                Interlocked.Add(ref _stats.BytesSent, n);
+                progress();
+            }),
         };
         request.Headers.Add("X-File-Id", upload.Id);
         request.Headers.Add("X-Start-Byte", start.ToString(CultureInfo.InvariantCulture));
@@ -457,14 +465,33 @@ internal sealed class SoakRun
         return request;
     }
 
-    /// <summary>Sends a request; null when it failed (server down, connection reset, cut, timeout).</summary>
-    private async Task<Reply?> SendAsync(UploadState upload, Func<HttpRequestMessage> create, TimeSpan timeout, string what, CancellationTokenSource? cut = null)
+    /// <summary>
+    /// Sends a request; null when it failed (server down, connection reset, cut, timeout). With a stall timeout, the
+    /// request is also given up when it makes no progress for that long (no body bytes sent, no answer after the last).
+    /// </summary>
+    private async Task<Reply?> SendAsync(UploadState upload, Func<Action, HttpRequestMessage> create, TimeSpan timeout, string what, CancellationTokenSource? cut = null)
     {
-        using var linked = cut is null
-            ? CancellationTokenSource.CreateLinkedTokenSource(_abort.Token)
-            : CancellationTokenSource.CreateLinkedTokenSource(_abort.Token, cut.Token);
-        linked.CancelAfter(timeout);
-        using var request = create();
+        using var overall = new CancellationTokenSource(timeout);
+        using var stalled = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token, overall.Token, stalled.Token, cut?.Token ?? CancellationToken.None);
+        var stall = _target.StallTimeout;
+        Action progress = () => { };
+        if (stall is TimeSpan idle)
+        {
+            stalled.CancelAfter(idle);
+            progress = () =>
+            {
+                try
+                {
+                    stalled.CancelAfter(idle);
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            };
+        }
+
+        using var request = create(progress);
         Interlocked.Increment(ref _stats.Requests);
         try
         {
@@ -485,11 +512,18 @@ internal sealed class SoakRun
 
             bool? complete = response.Headers.TryGetValues("Upload-Complete", out var flags) ? flags.Single() == "?1" : null;
             upload.Trace($"{what} -> {code} offset {offset?.ToString(CultureInfo.InvariantCulture) ?? "-"}{(complete is null ? "" : complete.Value ? " complete" : " incomplete")}");
-            return new Reply(code, offset, complete, body);
+            return new Reply(code, offset, complete, body, response.Headers.RetryAfter?.Delta);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !_abort.IsCancellationRequested)
         {
-            var reason = cut?.IsCancellationRequested == true ? "cut by the client" : ex is OperationCanceledException ? "timed out" : $"{ex.GetType().Name}: {Shorten(ex.Message)}";
+            var reason = cut?.IsCancellationRequested == true ? "cut by the client"
+                : stalled.IsCancellationRequested ? $"no progress for {stall?.TotalSeconds:0} s"
+                : ex is OperationCanceledException ? "timed out" : $"{ex.GetType().Name}: {Shorten(ex.Message)}";
+            if (stalled.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _stats.Stalls);
+            }
+
             upload.Trace($"{what} -> failed ({reason})");
             if (cut?.IsCancellationRequested != true)
             {
@@ -500,12 +534,14 @@ internal sealed class SoakRun
         }
     }
 
-    private async Task BackoffAsync(int failures)
+    /// <summary>A short random pause that grows with the failures in a row; a Retry-After (a 503 of an outage) is honoured up to 2 s.</summary>
+    private async Task BackoffAsync(int failures, TimeSpan? retryAfter = null)
     {
         var ceiling = Math.Min(1000, 20 * (1 << Math.Min(failures, 6)));
+        var floor = retryAfter is TimeSpan wait ? (int)Math.Min(2000, wait.TotalMilliseconds) : 0;
         try
         {
-            await Task.Delay(Random.Shared.Next(10, ceiling), _abort.Token);
+            await Task.Delay(floor + Random.Shared.Next(10, ceiling), _abort.Token);
         }
         catch (OperationCanceledException)
         {
@@ -559,8 +595,11 @@ internal sealed class SoakRun
         var s = _stats;
         var inFlight = _uploads.Values.Count(u => !u.Finished);
         return $"[{_clock.Elapsed.TotalSeconds,5:0}s] uploads {s.UploadsStarted} started, {s.UploadsVerified} verified, {inFlight} in flight | " +
-               $"kills {s.Kills} | sent {Mib(s.BytesSent)} | verified {Mib(s.BytesVerified)} | cuts {s.Cuts} | retries {s.Retries} | violations {s.Violations}";
+               $"{FaultWord} {s.Kills} | sent {Mib(s.BytesSent)} | verified {Mib(s.BytesVerified)} | cuts {s.Cuts} | retries {s.Retries} | violations {s.Violations}";
     }
+
+    /// <summary>What the progress lines call the injected faults: kills (one server) or faults (a cluster).</summary>
+    public string FaultWord => _options.Cluster is null ? "kills" : "faults";
 
     public static string Mib(long bytes) => $"{bytes / 1048576.0:0.0} MiB";
 

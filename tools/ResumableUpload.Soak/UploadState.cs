@@ -11,13 +11,13 @@ internal sealed class UploadState
     private readonly Stopwatch _clock;
     private long _acked;
 
-    public UploadState(int index, ulong runSeed, Stopwatch clock)
+    public UploadState(int index, ulong runSeed, Stopwatch clock, long maxSize)
     {
         Index = index;
         _clock = clock;
         Seed = UploadContent.Mix(UploadContent.Mix(runSeed) ^ (ulong)index);
         Random = new Random(unchecked((int)(Seed >> 33)));
-        Size = PickSize(Random);
+        Size = PickSize(Random, maxSize);
         Id = $"soak-{runSeed}-{index}-{Size}";
     }
 
@@ -96,8 +96,11 @@ internal sealed class UploadState
         }
     }
 
-    /// <summary>Skewed towards small files: 5 % empty, 45 % up to 64 KiB, 30 % up to 2 MiB, 15 % up to 16 MiB, 5 % up to 64 MiB.</summary>
-    private static long PickSize(Random random)
+    /// <summary>
+    /// Skewed towards small files: 5 % empty, 45 % up to 64 KiB, 30 % up to 2 MiB, 15 % up to 16 MiB, 5 % up to
+    /// <paramref name="maxSize"/> (64 MiB in the single-server soak; at least 16 MiB).
+    /// </summary>
+    private static long PickSize(Random random, long maxSize)
     {
         var roll = random.NextDouble();
         return roll switch
@@ -106,7 +109,7 @@ internal sealed class UploadState
             < 0.50 => 1 + random.NextInt64(64 << 10),
             < 0.80 => (64 << 10) + random.NextInt64((2 << 20) - (64 << 10) + 1),
             < 0.95 => (2 << 20) + random.NextInt64((16 << 20) - (2 << 20) + 1),
-            _ => (16 << 20) + random.NextInt64((64 << 20) - (16 << 20) + 1),
+            _ => (16 << 20) + random.NextInt64(maxSize - (16 << 20) + 1),
         };
     }
 }
