@@ -528,7 +528,7 @@ internal sealed class UploadSession
     internal static bool IsTransientStatus(int status) => status is 408 or 423 or 425 or 429 || status >= 500;
 
     private static bool IsTransport(Exception e, CancellationToken userToken)
-        => e is HttpRequestException or IOException || (e is OperationCanceledException && !userToken.IsCancellationRequested);
+        => e is HttpRequestException or IOException or System.Net.Sockets.SocketException || (e is OperationCanceledException && !userToken.IsCancellationRequested);
 
     private static ResumableUploadException Transient(HttpResponseMessage response, string? body, string message)
         => new(message, (int)response.StatusCode, body, isTransient: true, RetryAfter(response));
