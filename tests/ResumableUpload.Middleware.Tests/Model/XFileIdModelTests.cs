@@ -359,6 +359,14 @@ internal sealed class ModelRun : IAsyncDisposable
             Fail($"interrupted upload: the count {count} is outside [{p.BaseCount}, {p.BaseCount + sent}]");
         }
 
+        if (!e.Exists && count == 0 && (await SendStatusAsync(e.Id, head: false)).Complete is null)
+        {
+            // A new upload whose connection closed before the server handled the request at all (it saw the request
+            // already aborted): nothing was created, which is as correct as an empty upload.
+            Count("interrupted/not-created");
+            return;
+        }
+
         Count(count == p.BaseCount ? "interrupted/none-counted" : count == p.BaseCount + sent ? "interrupted/all-sent-counted" : "interrupted/part-counted");
         XFileIdModel.Apply(e, p, body, count - p.BaseCount, completed: false);
     }
