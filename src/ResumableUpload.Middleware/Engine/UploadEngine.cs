@@ -195,9 +195,15 @@ internal sealed class UploadEngine : IDisposable
                 throw new UploadException(UploadError.Forbidden, "This upload is assembled from other uploads and takes no bytes of its own.");
             }
 
-            // Start byte 0 starts afresh, except on an upload that has no bytes yet (then it simply continues).
+            // Start byte 0 starts afresh, except on an upload that has no bytes yet (then it simply continues), and
+            // except on a finished upload of the same declared size: that is the same file sent again (a retry, or a
+            // duplicate request delivered late, for example by an instance that was paused), and restarting would
+            // discard finished bytes for a body that may never arrive whole. It is answered 409 with the full count,
+            // which tells the client it is done. A different or absent X-File-Size still restarts.
+            var duplicateOfFinished = existing is { IsCompleted: true } && request.Length is long sameSize && existing.Length == sameSize;
             var restart = request.AllowRestart
                 && request.StartOffset == 0
+                && !duplicateOfFinished
                 && !(existing is { Offset: 0, IsCompleted: false } && (request.Length is null || existing.Length is null || existing.Length == request.Length));
 
             var record = existing;

@@ -65,7 +65,8 @@ internal static class XFileIdModel
 
         // 5. Start byte rules.
         var continuesEmpty = e.Exists && e.Count == 0 && !e.Completed && (declared is null || e.Length is null || e.Length == declared);
-        var restart = start == 0 && !continuesEmpty;
+        var duplicateOfFinished = e.Exists && e.Completed && declared is long sameSize && e.Length == sameSize;
+        var restart = start == 0 && !continuesEmpty && !duplicateOfFinished;
         long? length;
         if (restart)
         {

@@ -141,6 +141,22 @@ public sealed class UploadTests
     }
 
     [Fact]
+    public async Task Upload_StartByteZeroWithTheSameSizeOnACompletedUpload_Returns409WithTheSize_AndKeepsTheFile()
+    {
+        // A duplicate of the finished upload (found by the cluster soak: a request delivered late by an instance that
+        // had been paused restarted a finished upload, and a download in between answered 404).
+        await using var host = await UploadTestHost.StartAsync();
+        var file = Protocol.RandomBytes(4_000, seed: 3);
+        (await host.Client.UploadAsync("finished", file, startByte: 0, fileSize: file.Length)).EnsureSuccessStatusCode();
+
+        using var again = await host.Client.UploadAsync("finished", Protocol.RandomBytes(4_000, seed: 4), startByte: 0, fileSize: file.Length);
+
+        again.StatusCode.Should().Be(HttpStatusCode.Conflict);
+        (await again.Content.ReadAsStringAsync()).Should().Be("4000", "the count tells the client the upload is done");
+        (await host.Client.DownloadAsync("finished")).Should().Equal(file);
+    }
+
+    [Fact]
     public async Task Upload_EmptyBodyAtTheEndOfACompletedUpload_Returns200WithTheSize()
     {
         // What the classic page does when it retries a finished file: status says N, it posts the empty rest.
