@@ -87,7 +87,9 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         }
 
         // A fresh start: whatever an earlier upload of this key left goes (its fences too: this writer's replaces them).
-        await DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        // The deletion checks the fences again, right before it removes anything and before the finished object, so a
+        // writer that was paused since the listing above does not delete what a newer holder wrote meanwhile.
+        await DeleteCoreAsync(key, fencingToken, cancellationToken).ConfigureAwait(false);
         await FenceAsync(key, held with { Fences = [] }, fencingToken, cancellationToken).ConfigureAwait(false);
         return new Writer(this, key, uploadId: null, [], position: 0, ArrayPool<byte>.Shared.Rent(partSize), bufferLength: 0, partSize, lastFlushTail: null, fencingToken);
     }
@@ -173,12 +175,15 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
     }
 
-    public async ValueTask DeleteAsync(string key, CancellationToken cancellationToken)
+    public ValueTask DeleteAsync(string key, CancellationToken cancellationToken) => DeleteCoreAsync(key, fencingToken: 0, cancellationToken);
+
+    private async ValueTask DeleteCoreAsync(string key, long fencingToken, CancellationToken cancellationToken)
     {
         ValidateKey(key);
         await _s3.EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
         var objectKey = ObjectKey(key);
         var held = await LoadAsync(key, cancellationToken, listParts: false).ConfigureAwait(false);
+        ThrowIfSuperseded(held, fencingToken);
         if (held.UploadId is not null)
         {
             await AbortAsync(objectKey, held.UploadId, cancellationToken).ConfigureAwait(false);
@@ -210,6 +215,12 @@ internal sealed class S3UploadDataStore : IUploadDataStore, IUploadDataConcatena
         }
 
         await DeleteWorkObjectsAsync(held, keep: null, cancellationToken).ConfigureAwait(false);
+        if (fencingToken > 0)
+        {
+            // Last look before the finished object goes: a newer holder may have completed it while this one waited.
+            ThrowIfSuperseded(await LoadAsync(key, cancellationToken, listParts: false).ConfigureAwait(false), fencingToken);
+        }
+
         foreach (var fence in held.Fences)
         {
             await DeleteObjectAsync(fence.Key, cancellationToken).ConfigureAwait(false);

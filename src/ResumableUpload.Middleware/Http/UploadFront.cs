@@ -172,6 +172,19 @@ internal sealed class UploadFront
         {
             // The client went away while the file was being sent.
         }
+        catch (Exception ex) when (UploadEngine.IsStoreFailure(ex, context.RequestAborted))
+        {
+            // The store failed while the file was read (an object store lost or replaced the object): a 503 when
+            // nothing was sent yet, else the connection is cut so the client does not take a short file for a whole one.
+            if (context.Response.HasStarted)
+            {
+                Log.StoreFailed(_logger, record.Key, ex);
+                context.Abort();
+                return;
+            }
+
+            throw Engine.StoreFailure(record.Key, ex);
+        }
     }
 
     /// <summary>Answers a refusal with problem details (see <see cref="ProblemResponses"/>).</summary>
