@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
 
 using static ResumableUpload.ScaleOut.Tests.ScaleOutHttp;
